@@ -1,0 +1,383 @@
+//! Command line of vrrpd, compatible with Advanced Vrrpd:
+//! `vrrpd -i ifname -v vrid [-s] [-a auth] [-p prio] [-d delay] [-n] [-f rundir] [-U script] [-D script]
+//!  [-M n] [-z prio] [-x prio] [-F] [-h] [-V] ipaddr[/len]...` — addresses may stand anywhere.
+//! Pure: parsing and range checks only; checks against the system are in `main.rs`.
+
+use crate::packet::{Auth, MAX_ADDRS};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_RUNDIR: &str = "/run/vrrpd";
+pub const DEFAULT_PRIORITY: u8 = 100;
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Members of one host group; far above any real firewall, low enough to catch a typo.
+pub const MAX_MEMBERS: u32 = 1024;
+
+/// A virtual address with its prefix length (32 unless given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Vip {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl fmt::Display for Vip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub ifname: String,
+    pub vrid: u8,
+    pub priority: u8,
+    pub adver_int: u8,
+    pub preempt: bool,
+    pub auth: Auth,
+    /// `-n`: leave the interface's MAC alone.
+    pub no_vmac: bool,
+    pub rundir: PathBuf,
+    pub up_script: Option<PathBuf>,
+    pub down_script: Option<PathBuf>,
+    /// `-M n`: this host runs n vrrpd processes that flip together.
+    pub members: Option<u32>,
+    /// `-z prio`: priority set by a "reduce" request (instead of −10).
+    pub reduce_to: Option<u8>,
+    /// `-x prio`: priority set by an "increase" request (instead of +10).
+    pub increase_to: Option<u8>,
+    pub foreground: bool,
+    pub hook_timeout: Duration,
+    /// Sorted, without duplicates.
+    pub vips: Vec<Vip>,
+}
+
+impl Config {
+    pub fn vmac(&self) -> [u8; 6] {
+        [0x00, 0x00, 0x5e, 0x00, 0x01, self.vrid]
+    }
+    pub fn vip_addrs(&self) -> Vec<Ipv4Addr> {
+        self.vips.iter().map(|v| v.addr).collect()
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Version,
+    Run(Box<Config>),
+}
+
+/// A usage error: one line naming the option and the value; the process exits with status 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optopt("i", "", "interface to run on (required)", "IFNAME");
+    o.optopt("v", "", "virtual router id, 1-255 (required)", "VRID");
+    o.optflag("s", "", "turn preemption off (on by default)");
+    o.optopt("a", "", "authentication: none (default) or pw/SECRET (at most 8 bytes)", "AUTH");
+    o.optopt("p", "", "priority, 1-255 (default 100; 255 = address owner)", "PRIO");
+    o.optopt("d", "", "advertisement interval in seconds, 1-255 (default 1)", "DELAY");
+    o.optflag("n", "", "do not set the virtual MAC on the interface");
+    o.optopt("f", "", "run directory (default /run/vrrpd)", "RUNDIR");
+    o.optopt("U", "", "script run on becoming MASTER", "SCRIPT");
+    o.optopt("D", "", "script run on becoming BACKUP", "SCRIPT");
+    o.optopt("M", "", "this host runs N vrrpd processes that are MASTER together or not at all", "N");
+    o.optopt("z", "", "priority set by a reduce request (default: -10)", "PRIO");
+    o.optopt("x", "", "priority set by an increase request (default: +10)", "PRIO");
+    o.optflag("F", "", "stay in the foreground and log to stderr");
+    o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
+    o.optflag("h", "help", "print this help and exit");
+    o.optflag("V", "version", "print the version and exit");
+    o
+}
+
+pub fn usage() -> String {
+    let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
+                 [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
+                 [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 VRRPv2 (RFC 3768) router for one interface; the virtual addresses may stand anywhere.\n\
+                 Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
+    options().usage(brief)
+}
+
+fn num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+    m: &getopts::Matches,
+    opt: &str,
+    what: &str,
+    lo: T,
+    hi: T,
+) -> Result<Option<T>, UsageError> {
+    match m.opt_str(opt) {
+        None => Ok(None),
+        Some(s) => match s.parse::<T>() {
+            Ok(v) if v >= lo && v <= hi => Ok(Some(v)),
+            _ => {
+                let dash = if opt.len() > 1 { "--" } else { "-" };
+                Err(UsageError(format!("{dash}{opt} {s}: {what} must be a number from {lo} to {hi}")))
+            }
+        },
+    }
+}
+
+pub fn parse_vip(s: &str) -> Result<Vip, UsageError> {
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| UsageError(format!("{s}: not an IPv4 address (expected a.b.c.d or a.b.c.d/len)")))?;
+    let prefix = match len {
+        None => 32,
+        Some(l) => match l.parse::<u8>() {
+            Ok(p) if (1..=32).contains(&p) => p,
+            _ => return Err(UsageError(format!("{s}: prefix length must be a number from 1 to 32"))),
+        },
+    };
+    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() || addr.octets()[0] >= 240
+    {
+        return Err(UsageError(format!("{s}: a virtual address must be a unicast address")));
+    }
+    Ok(Vip { addr, prefix })
+}
+
+fn parse_auth(s: &str) -> Result<Auth, UsageError> {
+    if s == "none" {
+        return Ok(Auth::None);
+    }
+    if let Some(secret) = s.strip_prefix("pw/").or_else(|| s.strip_prefix("pass/")) {
+        return Auth::password(secret.as_bytes())
+            .ok_or_else(|| UsageError(format!("-a {s}: the password must be 1 to 8 bytes")));
+    }
+    if s.starts_with("ah/") {
+        return Err(UsageError(format!(
+            "-a {s}: IPsec AH authentication is not supported (RFC 3768 removed it); use none or pw/SECRET"
+        )));
+    }
+    Err(UsageError(format!("-a {s}: authentication must be none or pw/SECRET")))
+}
+
+fn parse_ifname(s: &str) -> Result<String, UsageError> {
+    if s.is_empty() || s.len() > 15 || s.contains(['/', ':']) || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(UsageError(format!("-i {s:?}: not a valid interface name (1 to 15 characters, no '/', ':' or space)")));
+    }
+    Ok(s.to_string())
+}
+
+pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
+    let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
+    let m = options().parse(&args).map_err(|e| UsageError(format!("{e} (see vrrpd -h)")))?;
+    if m.opt_present("h") {
+        return Ok(Command::Help);
+    }
+    if m.opt_present("V") {
+        return Ok(Command::Version);
+    }
+    for o in ["i", "v", "a", "p", "d", "f", "U", "D", "M", "z", "x", "hook-timeout"] {
+        if m.opt_count(o) > 1 {
+            let dash = if o.len() > 1 { "--" } else { "-" };
+            return Err(UsageError(format!("{dash}{o} given more than once")));
+        }
+    }
+    let ifname = parse_ifname(&m.opt_str("i").ok_or_else(|| UsageError("-i IFNAME is required".into()))?)?;
+    let vrid = num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
+    let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
+    let adver_int = num::<u8>(&m, "d", "the advertisement interval", 1, 255)?.unwrap_or(1);
+    let members = num::<u32>(&m, "M", "the number of vrrpd processes of this host", 1, MAX_MEMBERS)?;
+    let reduce_to = num::<u8>(&m, "z", "the reduced priority", 1, 254)?;
+    let increase_to = num::<u8>(&m, "x", "the increased priority", 1, 254)?;
+    let hook_timeout = num::<u32>(&m, "hook-timeout", "the hook timeout in seconds", 1, 86_400)?
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .unwrap_or(DEFAULT_HOOK_TIMEOUT);
+    let auth = match m.opt_str("a") {
+        Some(a) => parse_auth(&a)?,
+        None => Auth::None,
+    };
+    let path = |o: &str| -> Result<Option<PathBuf>, UsageError> {
+        match m.opt_str(o) {
+            Some(p) if p.is_empty() => Err(UsageError(format!("-{o}: empty path"))),
+            Some(p) if !p.starts_with('/') => Err(UsageError(format!("-{o} {p}: give an absolute path"))),
+            other => Ok(other.map(PathBuf::from)),
+        }
+    };
+    let up_script = path("U")?;
+    let down_script = path("D")?;
+    let rundir = path("f")?.unwrap_or_else(|| PathBuf::from(DEFAULT_RUNDIR));
+
+    let mut vips = Vec::new();
+    for s in &m.free {
+        let v = parse_vip(s)?;
+        if vips.iter().any(|x: &Vip| x.addr == v.addr) {
+            return Err(UsageError(format!("{s}: virtual address given twice")));
+        }
+        vips.push(v);
+    }
+    if vips.is_empty() {
+        return Err(UsageError("at least one virtual address is required (e.g. 10.16.1.200)".into()));
+    }
+    if vips.len() > MAX_ADDRS {
+        return Err(UsageError(format!("{} virtual addresses: at most {MAX_ADDRS} fit in an advert", vips.len())));
+    }
+    vips.sort();
+
+    Ok(Command::Run(Box::new(Config {
+        ifname,
+        vrid,
+        priority,
+        adver_int,
+        preempt: !m.opt_present("s"),
+        auth,
+        no_vmac: m.opt_present("n"),
+        rundir,
+        up_script,
+        down_script,
+        members,
+        reduce_to,
+        increase_to,
+        foreground: m.opt_present("F"),
+        hook_timeout,
+        vips,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: &str) -> Config {
+        match parse(&s.split_whitespace().collect::<Vec<_>>()) {
+            Ok(Command::Run(c)) => *c,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn err(s: &str) -> String {
+        match parse(&s.split_whitespace().collect::<Vec<_>>()) {
+            Err(UsageError(e)) => e,
+            other => panic!("{s}: expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn original_example_with_vip_before_options() {
+        let c = run("-i eth0 -v 51 10.16.1.200 -M 2 -U /etc/scripts/MASTER.sh -D /etc/scripts/DOWN.sh");
+        assert_eq!(c.ifname, "eth0");
+        assert_eq!(c.vrid, 51);
+        assert_eq!(c.members, Some(2));
+        assert_eq!(c.vips, vec![Vip { addr: Ipv4Addr::new(10, 16, 1, 200), prefix: 32 }]);
+        assert_eq!(c.up_script, Some(PathBuf::from("/etc/scripts/MASTER.sh")));
+        assert_eq!(c.down_script, Some(PathBuf::from("/etc/scripts/DOWN.sh")));
+        assert_eq!(c.vmac(), [0, 0, 0x5e, 0, 1, 51]);
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run("-i eth0 -v 1 192.168.1.1");
+        assert_eq!(c.priority, 100);
+        assert_eq!(c.adver_int, 1);
+        assert!(c.preempt);
+        assert!(!c.no_vmac);
+        assert!(!c.foreground);
+        assert_eq!(c.auth, Auth::None);
+        assert_eq!(c.rundir, PathBuf::from("/run/vrrpd"));
+        assert_eq!(c.members, None);
+        assert_eq!(c.hook_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn every_option() {
+        let c = run(
+            "10.0.0.9/24 -i br-lan -v 255 -s -a pw/secret -p 255 -d 3 -n -f /tmp/r -M 8 -z 50 -x 200 -F --hook-timeout 5 10.0.0.8",
+        );
+        assert!(!c.preempt && c.no_vmac && c.foreground);
+        assert_eq!((c.vrid, c.priority, c.adver_int), (255, 255, 3));
+        assert_eq!(c.auth, Auth::password(b"secret").unwrap());
+        assert_eq!((c.reduce_to, c.increase_to), (Some(50), Some(200)));
+        assert_eq!(c.rundir, PathBuf::from("/tmp/r"));
+        assert_eq!(c.hook_timeout, Duration::from_secs(5));
+        // Sorted.
+        assert_eq!(c.vip_addrs(), vec![Ipv4Addr::new(10, 0, 0, 8), Ipv4Addr::new(10, 0, 0, 9)]);
+        assert_eq!(c.vips[1].prefix, 24);
+        assert_eq!(run("-i e -v 1 -a pass/x 1.2.3.4").auth, Auth::password(b"x").unwrap());
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(parse(&["-h"]), Ok(Command::Help));
+        assert_eq!(parse(&["--help"]), Ok(Command::Help));
+        assert_eq!(parse(&["-V"]), Ok(Command::Version));
+        assert_eq!(parse(&["-i", "x", "-V"]), Ok(Command::Version));
+        let u = usage();
+        for o in ["-i", "-v", "-s", "-a", "-p", "-d", "-n", "-f", "-U", "-D", "-M", "-z", "-x", "-F", "-h", "-V", "--hook-timeout"] {
+            assert!(u.contains(o), "usage lacks {o}");
+        }
+    }
+
+    #[test]
+    fn every_invalid_input_names_option_and_value() {
+        let cases = [
+            ("-v 51 10.0.0.1", "-i IFNAME is required"),
+            ("-i eth0 10.0.0.1", "-v VRID is required"),
+            ("-i eth0 -v 51", "at least one virtual address"),
+            ("-i eth0 -v 0 10.0.0.1", "-v 0"),
+            ("-i eth0 -v 256 10.0.0.1", "-v 256"),
+            ("-i eth0 -v abc 10.0.0.1", "-v abc"),
+            ("-i eth0 -v 51 -p 0 10.0.0.1", "-p 0"),
+            ("-i eth0 -v 51 -p 256 10.0.0.1", "-p 256"),
+            ("-i eth0 -v 51 -d 0 10.0.0.1", "-d 0"),
+            ("-i eth0 -v 51 -d 300 10.0.0.1", "-d 300"),
+            ("-i eth0 -v 51 -M 0 10.0.0.1", "-M 0"),
+            ("-i eth0 -v 51 -M 5000 10.0.0.1", "-M 5000"),
+            ("-i eth0 -v 51 -z 255 10.0.0.1", "-z 255"),
+            ("-i eth0 -v 51 -x 0 10.0.0.1", "-x 0"),
+            ("-i eth0 -v 51 --hook-timeout 0 10.0.0.1", "--hook-timeout 0"),
+            ("-i eth0 -v 51 -a ah/0x1234 10.0.0.1", "not supported"),
+            ("-i eth0 -v 51 -a pw/123456789 10.0.0.1", "1 to 8 bytes"),
+            ("-i eth0 -v 51 -a md5/x 10.0.0.1", "-a md5/x"),
+            ("-i eth0 -v 51 10.0.0.300", "10.0.0.300: not an IPv4 address"),
+            ("-i eth0 -v 51 ipaddr", "ipaddr: not an IPv4 address"),
+            ("-i eth0 -v 51 10.0.0.1/33", "10.0.0.1/33: prefix length"),
+            ("-i eth0 -v 51 10.0.0.1/x", "prefix length"),
+            ("-i eth0 -v 51 224.0.0.18", "unicast"),
+            ("-i eth0 -v 51 127.0.0.1", "unicast"),
+            ("-i eth0 -v 51 0.0.0.0", "unicast"),
+            ("-i eth0 -v 51 255.255.255.255", "unicast"),
+            ("-i eth0 -v 51 10.0.0.1 10.0.0.1/24", "given twice"),
+            ("-i eth0 -v 51 -U Master.sh 10.0.0.1", "-U Master.sh: give an absolute path"),
+            ("-i eth0 -v 51 -D rel 10.0.0.1", "-D rel"),
+            ("-i eth0 -v 51 -f run 10.0.0.1", "-f run"),
+            ("-i averyveryverylongname -v 51 10.0.0.1", "not a valid interface name"),
+            ("-i eth0:1 -v 51 10.0.0.1", "not a valid interface name"),
+            ("-i eth0 -i eth1 -v 51 10.0.0.1", "-i given more than once"),
+            ("-i eth0 -v 51 -q 10.0.0.1", "Unrecognized option"),
+            ("-i eth0 -v", "Argument to option 'v' missing"),
+        ];
+        for (line, want) in cases {
+            let e = err(line);
+            assert!(e.contains(want), "{line}: got {e:?}, want {want:?}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_addresses() {
+        let mut args = vec!["-i".to_string(), "e".into(), "-v".into(), "1".into()];
+        for i in 0..256u32 {
+            args.push(format!("10.1.{}.{}", i / 200, 1 + i % 200));
+        }
+        assert!(parse(&args).unwrap_err().0.contains("at most 255"));
+        args.pop();
+        assert!(parse(&args).is_ok());
+    }
+}

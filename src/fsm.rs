@@ -1,0 +1,543 @@
+//! RFC 3768 §6.4 state machine for one virtual router on one interface. Pure: every method takes the
+//! current time and returns the actions to execute, in order; the caller owns sockets and clocks.
+//!
+//! One twist for the host group (`-M`): a Backup whose Master_Down_Timer fires does not jump to Master by
+//! itself. It becomes a *candidate* (it has won its own LAN's election) and the group layer gives the
+//! verdict through [`Vrrp::verdict`]. A process running alone simply passes `wants_master()` back as the
+//! verdict, which gives plain RFC behaviour.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub priority: u8,
+    pub adver_int: Duration,
+    pub preempt: bool,
+    /// Our primary IPv4 address on the interface (tie-break, §6.4.3).
+    pub primary: Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Take the virtual MAC and the virtual addresses (before the first advert as master).
+    EnterMaster { reason: String },
+    /// Multicast an advert with this priority.
+    SendAdvert { priority: u8 },
+    /// Give back the virtual addresses and the MAC.
+    LeaveMaster { reason: String },
+}
+
+/// The last valid advert heard for our VRID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heard {
+    pub src: Ipv4Addr,
+    pub priority: u8,
+    pub at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Vrrp {
+    p: Params,
+    state: State,
+    candidate: bool,
+    /// Why we are (or want to be) in the current role.
+    why: String,
+    master_down_at: Option<Instant>,
+    adver_at: Option<Instant>,
+    /// Last time the master of our LAN proved alive (an advert that reset the Master_Down_Timer).
+    master_alive_at: Instant,
+    sibling_won: bool,
+    heard: Option<Heard>,
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+impl Vrrp {
+    pub fn new(p: Params, now: Instant) -> Vrrp {
+        Vrrp {
+            p,
+            state: State::Initialize,
+            candidate: false,
+            why: "starting".into(),
+            master_down_at: None,
+            adver_at: None,
+            master_alive_at: now,
+            sibling_won: false,
+            heard: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn priority(&self) -> u8 {
+        self.p.priority
+    }
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+    pub fn reason(&self) -> &str {
+        &self.why
+    }
+    pub fn heard(&self) -> Option<Heard> {
+        self.heard
+    }
+    /// True when this router has won its own election (candidate Backup, or Master).
+    pub fn wants_master(&self) -> bool {
+        self.state == State::Master || (self.state == State::Backup && self.candidate)
+    }
+
+    /// Skew_Time = (256 − Priority) / 256 s.
+    pub fn skew_time(&self) -> Duration {
+        Duration::from_micros((256 - u64::from(self.p.priority)) * 1_000_000 / 256)
+    }
+    /// Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        3 * self.p.adver_int + self.skew_time()
+    }
+    /// How long our own master must be silent before we follow a sibling that won (group mode):
+    /// one interval plus an eighth, so that an advert that is merely a little late is not taken for silence.
+    pub fn follow_after(&self) -> Duration {
+        self.p.adver_int + self.p.adver_int / 8
+    }
+
+    /// The earliest instant at which [`Vrrp::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let follow = match self.state {
+            State::Backup if self.sibling_won && !self.candidate => Some(self.master_alive_at + self.follow_after()),
+            _ => None,
+        };
+        [self.master_down_at, self.adver_at, follow].into_iter().flatten().min()
+    }
+
+    fn arm_master_down(&mut self, now: Instant, d: Duration) {
+        self.master_down_at = Some(now + d);
+        self.adver_at = None;
+    }
+
+    /// Startup event (§6.4.1).
+    pub fn startup(&mut self, now: Instant) -> Vec<Action> {
+        if self.state != State::Initialize {
+            return vec![];
+        }
+        self.state = State::Backup;
+        self.master_alive_at = now;
+        if self.p.priority == 255 {
+            self.candidate = true;
+            self.master_down_at = None;
+            self.why = "address owner (priority 255)".into();
+        } else {
+            self.candidate = false;
+            self.arm_master_down(now, self.master_down_interval());
+            self.why = "startup: waiting Master_Down_Interval for a master".into();
+        }
+        vec![]
+    }
+
+    /// A valid advert for our VRID (already checked against §7.1).
+    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8) -> Vec<Action> {
+        self.heard = Some(Heard { src, priority, at: now });
+        match self.state {
+            State::Initialize => vec![],
+            State::Backup => {
+                if priority == 0 {
+                    // §6.4.2: the master resigned; take over after Skew_Time.
+                    self.master_down_at = Some(now + self.skew_time());
+                    self.master_alive_at = now;
+                    if !self.candidate {
+                        self.why = format!("master {src} resigned (priority 0)");
+                    }
+                } else if !self.p.preempt || priority >= self.p.priority {
+                    self.arm_master_down(now, self.master_down_interval());
+                    self.master_alive_at = now;
+                    if self.candidate || self.why.starts_with("startup") {
+                        self.why = format!("master {src} heard with priority {priority}");
+                    }
+                    self.candidate = false;
+                }
+                // else: lower priority and preemption on: discard, our timer runs out and we preempt.
+                vec![]
+            }
+            State::Master => {
+                if priority == 0 {
+                    // §6.4.3: a backup-to-be resigned; assert ourselves at once.
+                    self.adver_at = Some(now + self.p.adver_int);
+                    vec![Action::SendAdvert { priority: self.p.priority }]
+                } else if priority > self.p.priority || (priority == self.p.priority && src > self.p.primary) {
+                    self.state = State::Backup;
+                    self.candidate = false;
+                    self.arm_master_down(now, self.master_down_interval());
+                    self.master_alive_at = now;
+                    self.why = if priority > self.p.priority {
+                        format!("higher priority master {src} (priority {priority} > {})", self.p.priority)
+                    } else {
+                        format!("master {src} with equal priority {priority} and a higher address")
+                    };
+                    vec![Action::LeaveMaster { reason: self.why.clone() }]
+                } else {
+                    vec![]
+                }
+            }
+        }
+    }
+
+    /// Timers: Master_Down_Timer (Backup), Adver_Timer (Master), and the sibling-follow delay.
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        match self.state {
+            State::Initialize => vec![],
+            State::Backup => {
+                if let Some(t) = self.master_down_at
+                    && now >= t
+                {
+                    self.master_down_at = None;
+                    if !self.candidate {
+                        self.candidate = true;
+                        let silent = now.saturating_duration_since(self.master_alive_at);
+                        self.why = if self.why.starts_with("master ") && self.why.contains("resigned") {
+                            self.why.clone()
+                        } else if self.heard.is_some_and(|h| h.priority < self.p.priority && h.priority > 0) {
+                            format!("preempting lower priority master (no better advert for {})", secs(silent))
+                        } else {
+                            format!("no advert for {} (Master_Down_Interval)", secs(silent))
+                        };
+                    }
+                }
+                if self.sibling_won && !self.candidate && now >= self.master_alive_at + self.follow_after() {
+                    self.candidate = true;
+                    self.why = format!(
+                        "another interface of this host won and our master was silent for {}",
+                        secs(now.saturating_duration_since(self.master_alive_at))
+                    );
+                }
+                vec![]
+            }
+            State::Master => match self.adver_at {
+                Some(t) if now >= t => {
+                    self.adver_at = Some(now + self.p.adver_int);
+                    vec![Action::SendAdvert { priority: self.p.priority }]
+                }
+                _ => vec![],
+            },
+        }
+    }
+
+    /// The group's verdict. `allow` = the whole host may be master. A candidate becomes Master; a
+    /// Master told to stand down resigns with priority 0 so that the peer takes over in Skew_Time.
+    pub fn verdict(&mut self, now: Instant, allow: bool, why_not: &str) -> Vec<Action> {
+        match self.state {
+            State::Backup if allow && self.candidate => {
+                self.state = State::Master;
+                self.candidate = false;
+                self.master_down_at = None;
+                self.adver_at = Some(now + self.p.adver_int);
+                vec![
+                    Action::EnterMaster { reason: self.why.clone() },
+                    Action::SendAdvert { priority: self.p.priority },
+                ]
+            }
+            State::Master if !allow => {
+                self.state = State::Backup;
+                self.candidate = false;
+                self.arm_master_down(now, self.master_down_interval());
+                self.master_alive_at = now;
+                self.why = why_not.to_string();
+                vec![Action::SendAdvert { priority: 0 }, Action::LeaveMaster { reason: self.why.clone() }]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Tells whether another member of the host group has won its election.
+    pub fn set_sibling_won(&mut self, won: bool) {
+        self.sibling_won = won;
+    }
+
+    /// Changes the priority; a Master advertises it from its next advert. Priority 255 is reserved to
+    /// the owner and not reachable by a change.
+    pub fn set_priority(&mut self, prio: u8) {
+        self.p.priority = prio;
+    }
+
+    /// Shutdown event (§6.4.2 / §6.4.3): a Master sends priority 0 and gives everything back.
+    pub fn shutdown(&mut self, _now: Instant, why: &str) -> Vec<Action> {
+        let was = self.state;
+        self.state = State::Initialize;
+        self.candidate = false;
+        self.master_down_at = None;
+        self.adver_at = None;
+        self.why = why.to_string();
+        if was == State::Master {
+            vec![Action::SendAdvert { priority: 0 }, Action::LeaveMaster { reason: why.to_string() }]
+        } else {
+            vec![]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER_LOW: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const PEER_HIGH: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn params(priority: u8, preempt: bool) -> Params {
+        Params { priority, adver_int: Duration::from_secs(1), preempt, primary: ME }
+    }
+
+    /// A router running alone: the verdict is its own wish, as the daemon does without -M.
+    struct Alone {
+        v: Vrrp,
+        t0: Instant,
+    }
+
+    impl Alone {
+        fn new(priority: u8, preempt: bool) -> Alone {
+            let t0 = Instant::now();
+            let mut v = Vrrp::new(params(priority, preempt), t0);
+            assert!(v.startup(t0).is_empty());
+            Alone { v, t0 }
+        }
+        fn at(&self, t: u64) -> Instant {
+            self.t0 + ms(t)
+        }
+        fn settle(&mut self, now: Instant, mut acts: Vec<Action>) -> Vec<Action> {
+            let wish = self.v.wants_master();
+            acts.extend(self.v.verdict(now, wish, "alone"));
+            acts
+        }
+        fn tick(&mut self, t: u64) -> Vec<Action> {
+            let now = self.at(t);
+            let a = self.v.tick(now);
+            self.settle(now, a)
+        }
+        fn advert(&mut self, t: u64, src: Ipv4Addr, prio: u8) -> Vec<Action> {
+            let now = self.at(t);
+            let a = self.v.advert(now, src, prio);
+            self.settle(now, a)
+        }
+        fn becomes_master_at(&mut self, t: u64) {
+            assert!(self.tick(t - 1).is_empty(), "nothing before {t} ms");
+            let a = self.tick(t);
+            assert!(matches!(a[0], Action::EnterMaster { .. }), "{a:?}");
+            assert_eq!(a[1], Action::SendAdvert { priority: self.v.priority() });
+            assert_eq!(self.v.state(), State::Master);
+        }
+    }
+
+    #[test]
+    fn timers_follow_rfc_formulas() {
+        let a = Alone::new(100, true);
+        assert_eq!(a.v.skew_time(), Duration::from_micros(609_375));
+        assert_eq!(a.v.master_down_interval(), Duration::from_micros(3_609_375));
+        let b = Alone::new(254, true);
+        assert_eq!(b.v.skew_time(), Duration::from_micros(7_812));
+    }
+
+    #[test]
+    fn backup_becomes_master_after_master_down_interval() {
+        let mut a = Alone::new(100, true);
+        assert_eq!(a.v.state(), State::Backup);
+        assert_eq!(a.v.next_deadline(), Some(a.at(3610) - Duration::from_micros(625)));
+        a.becomes_master_at(3610);
+        assert!(a.v.reason().contains("no advert"), "{}", a.v.reason());
+        // Then adverts every interval.
+        assert!(a.tick(4609).is_empty());
+        assert_eq!(a.tick(4610), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(a.tick(5610), vec![Action::SendAdvert { priority: 100 }]);
+    }
+
+    #[test]
+    fn adverts_from_a_better_master_keep_backup() {
+        let mut a = Alone::new(100, true);
+        for t in (0..10_000).step_by(1000) {
+            assert!(a.advert(t, PEER_HIGH, 110).is_empty());
+            assert!(a.tick(t + 999).is_empty());
+        }
+        assert_eq!(a.v.state(), State::Backup);
+        assert_eq!(a.v.heard().map(|h| (h.src, h.priority)), Some((PEER_HIGH, 110)));
+        // The master falls silent after its advert at 9000: takeover at 9000 + 3609.375 ms.
+        a.becomes_master_at(12610);
+    }
+
+    #[test]
+    fn backup_receiving_priority_zero_takes_over_after_skew_time() {
+        let mut a = Alone::new(100, true);
+        a.advert(0, PEER_HIGH, 110);
+        a.advert(1000, PEER_HIGH, 0);
+        assert!(a.tick(1609).is_empty());
+        let acts = a.tick(1610);
+        assert!(matches!(acts[0], Action::EnterMaster { .. }));
+        assert!(a.v.reason().contains("resigned"), "{}", a.v.reason());
+    }
+
+    #[test]
+    fn master_receiving_higher_priority_steps_down() {
+        let mut a = Alone::new(100, true);
+        a.becomes_master_at(3610);
+        let acts = a.advert(4000, PEER_HIGH, 120);
+        assert_eq!(acts.len(), 1);
+        assert!(matches!(&acts[0], Action::LeaveMaster { reason } if reason.contains("120")));
+        assert_eq!(a.v.state(), State::Backup);
+        // No priority-0 advert when yielding to a better master, and no adverts afterwards.
+        assert!(a.tick(5000).is_empty());
+    }
+
+    #[test]
+    fn master_ignores_lower_and_answers_priority_zero() {
+        let mut a = Alone::new(100, true);
+        a.becomes_master_at(3610);
+        assert!(a.advert(3700, PEER_LOW, 90).is_empty());
+        assert_eq!(a.advert(3800, PEER_LOW, 0), vec![Action::SendAdvert { priority: 100 }]);
+        // The advert timer restarts from there.
+        assert!(a.tick(4799).is_empty());
+        assert_eq!(a.tick(4800), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(a.v.state(), State::Master);
+    }
+
+    #[test]
+    fn equal_priority_is_broken_by_the_larger_primary_address() {
+        let mut a = Alone::new(100, true);
+        a.becomes_master_at(3610);
+        assert!(a.advert(3700, PEER_LOW, 100).is_empty(), "lower address loses");
+        assert_eq!(a.v.state(), State::Master);
+        let acts = a.advert(3800, PEER_HIGH, 100);
+        assert!(matches!(&acts[0], Action::LeaveMaster { reason } if reason.contains("equal priority")));
+        assert_eq!(a.v.state(), State::Backup);
+    }
+
+    #[test]
+    fn preemption_on_takes_over_a_lower_master() {
+        let mut a = Alone::new(110, true);
+        // A lower master keeps advertising; its adverts are discarded and our timer runs out.
+        for t in (0..3000).step_by(1000) {
+            assert!(a.advert(t, PEER_LOW, 100).is_empty());
+        }
+        let mdi = a.v.master_down_interval().as_millis() as u64 + 1;
+        a.becomes_master_at(mdi);
+        assert!(a.v.reason().contains("preempting"), "{}", a.v.reason());
+    }
+
+    #[test]
+    fn preemption_off_never_takes_over_a_live_master() {
+        let mut a = Alone::new(110, false);
+        for t in (0..20_000).step_by(1000) {
+            assert!(a.advert(t, PEER_LOW, 100).is_empty());
+            assert!(a.tick(t + 999).is_empty());
+        }
+        assert_eq!(a.v.state(), State::Backup);
+        // But takes over when that master dies.
+        a.becomes_master_at(19_000 + a.v.master_down_interval().as_millis() as u64 + 1);
+    }
+
+    #[test]
+    fn owner_255_is_master_at_once_and_stays() {
+        let mut a = Alone::new(255, true);
+        let acts = a.tick(0);
+        assert!(matches!(acts[0], Action::EnterMaster { .. }));
+        assert_eq!(acts[1], Action::SendAdvert { priority: 255 });
+        assert!(a.v.reason().contains("owner"));
+    }
+
+    #[test]
+    fn shutdown_sends_priority_zero_only_from_master() {
+        let mut a = Alone::new(100, true);
+        assert!(a.v.shutdown(a.at(10), "SIGTERM").is_empty());
+        let mut b = Alone::new(100, true);
+        b.becomes_master_at(3610);
+        let acts = b.v.shutdown(b.at(4000), "SIGTERM");
+        assert_eq!(acts[0], Action::SendAdvert { priority: 0 });
+        assert!(matches!(acts[1], Action::LeaveMaster { .. }));
+        assert_eq!(b.v.state(), State::Initialize);
+        assert_eq!(b.v.next_deadline(), None);
+    }
+
+    #[test]
+    fn priority_change_applies_from_next_advert() {
+        let mut a = Alone::new(100, true);
+        a.becomes_master_at(3610);
+        a.v.set_priority(90);
+        assert_eq!(a.tick(4610), vec![Action::SendAdvert { priority: 90 }]);
+    }
+
+    #[test]
+    fn group_gate_holds_a_candidate_and_releases_with_priority_zero() {
+        let t0 = Instant::now();
+        let mut v = Vrrp::new(params(100, true), t0);
+        v.startup(t0);
+        v.tick(t0 + ms(3610));
+        assert!(v.wants_master());
+        assert_eq!(v.state(), State::Backup, "candidate waits for the verdict");
+        assert!(v.verdict(t0 + ms(3611), false, "sibling missing").is_empty());
+        let acts = v.verdict(t0 + ms(3700), true, "");
+        assert!(matches!(acts[0], Action::EnterMaster { .. }));
+        // The group stands down: priority 0 first (peer takes over in Skew_Time), then give back.
+        let acts = v.verdict(t0 + ms(4000), false, "eth1 link down");
+        assert_eq!(acts[0], Action::SendAdvert { priority: 0 });
+        assert_eq!(acts[1], Action::LeaveMaster { reason: "eth1 link down".into() });
+        assert!(!v.wants_master());
+        assert_eq!(v.reason(), "eth1 link down");
+    }
+
+    #[test]
+    fn follows_a_sibling_after_one_silent_interval_only() {
+        let t0 = Instant::now();
+        let mut v = Vrrp::new(params(100, true), t0);
+        v.startup(t0);
+        v.advert(t0 + ms(100), PEER_HIGH, 110);
+        v.set_sibling_won(true);
+        assert_eq!(v.next_deadline(), Some(t0 + ms(100 + 1125)));
+        v.tick(t0 + ms(1224));
+        assert!(!v.wants_master());
+        v.tick(t0 + ms(1225));
+        assert!(v.wants_master());
+        assert!(v.reason().contains("another interface"), "{}", v.reason());
+    }
+
+    #[test]
+    fn a_live_master_is_never_abandoned_for_a_sibling() {
+        // Partition on another LAN: our sibling won there, but our own master keeps advertising.
+        let t0 = Instant::now();
+        let mut v = Vrrp::new(params(100, true), t0);
+        v.startup(t0);
+        v.set_sibling_won(true);
+        for t in (0..30_000).step_by(1000) {
+            // Adverts arrive up to 100 ms late.
+            v.advert(t0 + ms(t + (t % 7) * 14), PEER_HIGH, 110);
+            v.tick(t0 + ms(t + 999));
+            assert!(!v.wants_master(), "at {t} ms");
+        }
+    }
+}

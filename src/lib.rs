@@ -1,0 +1,8 @@
+//! vrrpd: VRRPv2 (RFC 3768) with a virtual MAC and a host-wide state shared by all interfaces.
+//!
+//! Pure modules (no I/O): [`packet`], [`fsm`], [`cli`], [`arp`]. Every syscall and every `unsafe`
+//! lives under [`sys`]; [`daemon`] is the event loop that joins them.
+
+pub mod cli;
+pub mod fsm;
+pub mod packet;

@@ -1,0 +1,521 @@
+//! VRRPv2 wire format (RFC 3768 §5) and the receive checks of §7.1. Pure: no I/O.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! |Version| Type  | Virtual Rtr ID|   Priority    | Count IP Addrs|
+//! |   Auth Type   |   Adver Int   |          Checksum             |
+//! |                         IP Address (1..n)                     |
+//! |                     Authentication Data (1)                   |
+//! |                     Authentication Data (2)                   |
+//! ```
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// IP protocol number of VRRP.
+pub const IPPROTO_VRRP: u8 = 112;
+/// The VRRP multicast group.
+pub const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// Fixed header + authentication data; each address adds 4 bytes.
+pub const MIN_LEN: usize = 16;
+const HEADER_LEN: usize = 8;
+const AUTH_LEN: usize = 8;
+const VERSION: u8 = 2;
+const TYPE_ADVERT: u8 = 1;
+/// Largest count that fits the 8-bit field.
+pub const MAX_ADDRS: usize = 255;
+
+/// Authentication (RFC 2338 §5.3.6; RFC 3768 keeps type 0 and accepts 1 for compatibility).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// Simple text password, at most 8 bytes, zero-padded on the wire.
+    Password([u8; 8]),
+}
+
+impl Auth {
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Auth::None => 0,
+            Auth::Password(_) => 1,
+        }
+    }
+    fn data(&self) -> [u8; 8] {
+        match self {
+            Auth::None => [0; 8],
+            Auth::Password(p) => *p,
+        }
+    }
+    /// Builds a password auth; `None` if longer than 8 bytes or empty.
+    pub fn password(secret: &[u8]) -> Option<Auth> {
+        if secret.is_empty() || secret.len() > 8 {
+            return None;
+        }
+        let mut p = [0u8; 8];
+        p[..secret.len()].copy_from_slice(secret);
+        Some(Auth::Password(p))
+    }
+}
+
+impl fmt::Debug for Auth {
+    // Never print the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("none"),
+            Auth::Password(_) => f.write_str("pw/********"),
+        }
+    }
+}
+
+/// A decoded or to-be-encoded advertisement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advert {
+    pub vrid: u8,
+    pub priority: u8,
+    pub auth_type: u8,
+    pub auth_data: [u8; 8],
+    pub adver_int: u8,
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+/// Why a received packet was dropped. Every kind is counted separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropKind {
+    /// Shorter than an IPv4 header, than its own total length, or than the VRRP fixed part.
+    Truncated,
+    /// Not an IPv4 packet carrying protocol 112.
+    NotVrrp,
+    /// IP TTL is not 255 (§7.1: the packet may have been forwarded).
+    Ttl,
+    /// VRRP version is not 2.
+    Version,
+    /// VRRP type is not 1 (ADVERTISEMENT).
+    Type,
+    /// Count IP Addrs says more addresses than the packet holds.
+    CountMismatch,
+    /// Bytes after the authentication data.
+    TrailingBytes,
+    /// Checksum does not verify.
+    Checksum,
+    /// Another virtual router id (normal on a shared LAN; counted, not an error).
+    OtherVrid,
+    /// Auth type differs from ours.
+    AuthType,
+    /// Password differs from ours.
+    AuthData,
+    /// Advertisement interval differs from ours.
+    Interval,
+    /// Address list differs from ours and the sender is not the owner.
+    AddrList,
+    /// Sent from one of our own addresses.
+    OwnAddress,
+    /// We are the address owner (priority 255) and someone else claims the VRID.
+    OwnerConflict,
+}
+
+impl DropKind {
+    pub const ALL: [DropKind; 15] = [
+        DropKind::Truncated,
+        DropKind::NotVrrp,
+        DropKind::Ttl,
+        DropKind::Version,
+        DropKind::Type,
+        DropKind::CountMismatch,
+        DropKind::TrailingBytes,
+        DropKind::Checksum,
+        DropKind::OtherVrid,
+        DropKind::AuthType,
+        DropKind::AuthData,
+        DropKind::Interval,
+        DropKind::AddrList,
+        DropKind::OwnAddress,
+        DropKind::OwnerConflict,
+    ];
+
+    /// Short stable name, used in logs, the state file and `atropos --state`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropKind::Truncated => "truncated",
+            DropKind::NotVrrp => "not_vrrp",
+            DropKind::Ttl => "ttl",
+            DropKind::Version => "version",
+            DropKind::Type => "type",
+            DropKind::CountMismatch => "count_mismatch",
+            DropKind::TrailingBytes => "trailing_bytes",
+            DropKind::Checksum => "checksum",
+            DropKind::OtherVrid => "other_vrid",
+            DropKind::AuthType => "auth_type",
+            DropKind::AuthData => "auth_data",
+            DropKind::Interval => "interval",
+            DropKind::AddrList => "addr_list",
+            DropKind::OwnAddress => "own_address",
+            DropKind::OwnerConflict => "owner_conflict",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Human explanation for the log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DropKind::Truncated => "truncated packet",
+            DropKind::NotVrrp => "not an IPv4 VRRP packet",
+            DropKind::Ttl => "IP TTL is not 255",
+            DropKind::Version => "VRRP version is not 2",
+            DropKind::Type => "VRRP type is not ADVERTISEMENT",
+            DropKind::CountMismatch => "address count does not match the packet length",
+            DropKind::TrailingBytes => "unexpected bytes after the authentication data",
+            DropKind::Checksum => "bad VRRP checksum",
+            DropKind::OtherVrid => "advert for another virtual router id",
+            DropKind::AuthType => "authentication type differs from ours",
+            DropKind::AuthData => "authentication password differs from ours",
+            DropKind::Interval => "advertisement interval differs from ours",
+            DropKind::AddrList => "virtual address list differs from ours",
+            DropKind::OwnAddress => "sent from one of our own addresses",
+            DropKind::OwnerConflict => "we own the addresses (priority 255) and another router claims them",
+        }
+    }
+}
+
+/// Ones' complement Internet checksum (RFC 1071).
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+impl Advert {
+    pub fn new(vrid: u8, priority: u8, adver_int: u8, auth: &Auth, addrs: Vec<Ipv4Addr>) -> Advert {
+        Advert {
+            vrid,
+            priority,
+            auth_type: auth.type_code(),
+            auth_data: auth.data(),
+            adver_int,
+            addrs,
+        }
+    }
+
+    pub fn wire_len(&self) -> usize {
+        MIN_LEN + 4 * self.addrs.len()
+    }
+
+    /// Encodes the VRRP message (not the IP header), checksum included.
+    /// At most [`MAX_ADDRS`] addresses are written (the CLI refuses more).
+    pub fn encode(&self) -> Vec<u8> {
+        let addrs = &self.addrs[..self.addrs.len().min(MAX_ADDRS)];
+        let mut b = Vec::with_capacity(MIN_LEN + 4 * addrs.len());
+        b.push((VERSION << 4) | TYPE_ADVERT);
+        b.push(self.vrid);
+        b.push(self.priority);
+        b.push(addrs.len() as u8);
+        b.push(self.auth_type);
+        b.push(self.adver_int);
+        b.extend_from_slice(&[0, 0]);
+        for a in addrs {
+            b.extend_from_slice(&a.octets());
+        }
+        b.extend_from_slice(&self.auth_data);
+        let c = checksum(&b);
+        b[6..8].copy_from_slice(&c.to_be_bytes());
+        b
+    }
+
+    /// Decodes a VRRP message (no IP header): version, type, length and checksum checks.
+    pub fn decode(b: &[u8]) -> Result<Advert, DropKind> {
+        if b.len() < HEADER_LEN {
+            return Err(DropKind::Truncated);
+        }
+        if b[0] >> 4 != VERSION {
+            return Err(DropKind::Version);
+        }
+        if b[0] & 0x0f != TYPE_ADVERT {
+            return Err(DropKind::Type);
+        }
+        let count = usize::from(b[3]);
+        let need = MIN_LEN + 4 * count;
+        if b.len() < need {
+            return Err(DropKind::CountMismatch);
+        }
+        if b.len() > need {
+            return Err(DropKind::TrailingBytes);
+        }
+        if checksum(b) != 0 {
+            return Err(DropKind::Checksum);
+        }
+        let addrs = b[HEADER_LEN..HEADER_LEN + 4 * count]
+            .chunks_exact(4)
+            .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+            .collect();
+        let mut auth_data = [0u8; AUTH_LEN];
+        auth_data.copy_from_slice(&b[need - AUTH_LEN..need]);
+        Ok(Advert {
+            vrid: b[1],
+            priority: b[2],
+            auth_type: b[4],
+            auth_data,
+            adver_int: b[5],
+            addrs,
+        })
+    }
+}
+
+/// An advert as received with its IPv4 envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub src: Ipv4Addr,
+    pub ttl: u8,
+    pub advert: Advert,
+}
+
+/// Parses a packet read from a raw IPv4 socket (IP header included), checking the IP envelope
+/// (length, protocol, TTL 255) and then the VRRP message.
+pub fn parse_ipv4(pkt: &[u8]) -> Result<Received, DropKind> {
+    if pkt.len() < 20 {
+        return Err(DropKind::Truncated);
+    }
+    if pkt[0] >> 4 != 4 {
+        return Err(DropKind::NotVrrp);
+    }
+    let ihl = usize::from(pkt[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
+    if ihl < 20 || total < ihl || pkt.len() < total {
+        return Err(DropKind::Truncated);
+    }
+    if pkt[9] != IPPROTO_VRRP {
+        return Err(DropKind::NotVrrp);
+    }
+    let ttl = pkt[8];
+    if ttl != 255 {
+        return Err(DropKind::Ttl);
+    }
+    let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
+    let advert = Advert::decode(&pkt[ihl..total])?;
+    Ok(Received { src, ttl, advert })
+}
+
+/// What the local router expects of adverts for its VRID (§7.1 checks that need configuration).
+pub struct Expect<'a> {
+    pub vrid: u8,
+    pub auth: &'a Auth,
+    pub adver_int: u8,
+    /// Our virtual addresses, sorted.
+    pub vips: &'a [Ipv4Addr],
+    /// Our own addresses on the interface (an advert from one of them is a loop or a spoof).
+    pub own: &'a [Ipv4Addr],
+    /// True when we are the address owner (priority 255).
+    pub owner: bool,
+}
+
+impl Expect<'_> {
+    /// The configuration-dependent checks of RFC 3768 §7.1, in the RFC's order.
+    pub fn check(&self, r: &Received) -> Result<(), DropKind> {
+        let a = &r.advert;
+        if a.vrid != self.vrid {
+            return Err(DropKind::OtherVrid);
+        }
+        if self.own.contains(&r.src) {
+            return Err(DropKind::OwnAddress);
+        }
+        if self.owner {
+            return Err(DropKind::OwnerConflict);
+        }
+        let auth_type = self.auth.type_code();
+        if a.auth_type != auth_type {
+            return Err(DropKind::AuthType);
+        }
+        if auth_type == 1 && a.auth_data != self.auth.data() {
+            return Err(DropKind::AuthData);
+        }
+        if a.adver_int != self.adver_int {
+            return Err(DropKind::Interval);
+        }
+        if a.priority != 255 && !same_set(&a.addrs, self.vips) {
+            return Err(DropKind::AddrList);
+        }
+        Ok(())
+    }
+}
+
+fn same_set(received: &[Ipv4Addr], sorted_ours: &[Ipv4Addr]) -> bool {
+    if received.len() != sorted_ours.len() {
+        return false;
+    }
+    let mut r = received.to_vec();
+    r.sort_unstable();
+    r == sorted_ours
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real advert captured from keepalived 2.2.7 (vrid 51, prio 110, 1 s, auth none, VIP 10.16.1.200),
+    /// IP header included as read on a raw socket (src 10.16.1.2, TTL 255, TOS 0xc0).
+    const KEEPALIVED_CAPTURE: [u8; 40] = [
+        0x45, 0xc0, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0xff, 0x70, 0x00, 0x00, 0x0a, 0x10, 0x01, 0x02, 0xe0,
+        0x00, 0x00, 0x12, // IPv4 header (checksum field left as captured by the raw socket: not checked)
+        0x21, 0x33, 0x6e, 0x01, 0x00, 0x01, 0x64, 0xf2, 0x0a, 0x10, 0x01, 0xc8, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00,
+    ];
+
+    fn vip() -> Vec<Ipv4Addr> {
+        vec![Ipv4Addr::new(10, 16, 1, 200)]
+    }
+
+    fn ip_wrap(vrrp: &[u8], ttl: u8) -> Vec<u8> {
+        let total = (20 + vrrp.len()) as u16;
+        let mut p = vec![0x45, 0xc0];
+        p.extend_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, ttl, 112, 0, 0, 10, 16, 1, 3, 224, 0, 0, 18]);
+        p.extend_from_slice(vrrp);
+        p
+    }
+
+    fn expect<'a>(auth: &'a Auth, vips: &'a [Ipv4Addr]) -> Expect<'a> {
+        Expect { vrid: 51, auth, adver_int: 1, vips, own: &[], owner: false }
+    }
+
+    #[test]
+    fn checksum_rfc1071_example() {
+        // RFC 1071 §3 example bytes: sum 0xddf2, checksum is its complement.
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(checksum(&d), !0xddf2u16);
+        // Odd length pads with a zero byte.
+        assert_eq!(checksum(&[0xff]), !0xff00u16);
+    }
+
+    #[test]
+    fn decodes_keepalived_capture() {
+        let r = parse_ipv4(&KEEPALIVED_CAPTURE).unwrap();
+        assert_eq!(r.src, Ipv4Addr::new(10, 16, 1, 2));
+        assert_eq!(r.ttl, 255);
+        assert_eq!(r.advert.vrid, 51);
+        assert_eq!(r.advert.priority, 110);
+        assert_eq!(r.advert.adver_int, 1);
+        assert_eq!(r.advert.auth_type, 0);
+        assert_eq!(r.advert.addrs, vip());
+        let vips = vip();
+        assert_eq!(expect(&Auth::None, &vips).check(&r), Ok(()));
+    }
+
+    #[test]
+    fn encode_matches_keepalived_bytes() {
+        let a = Advert::new(51, 110, 1, &Auth::None, vip());
+        assert_eq!(a.encode(), KEEPALIVED_CAPTURE[20..].to_vec());
+        assert_eq!(a.wire_len(), 20);
+    }
+
+    #[test]
+    fn roundtrip_many_addresses_and_password() {
+        let addrs: Vec<_> = (1..=20).map(|i| Ipv4Addr::new(192, 168, 7, i)).collect();
+        let auth = Auth::password(b"s3cret").unwrap();
+        let a = Advert::new(7, 200, 3, &auth, addrs.clone());
+        let bytes = a.encode();
+        assert_eq!(bytes.len(), 16 + 80);
+        assert_eq!(checksum(&bytes), 0);
+        let d = Advert::decode(&bytes).unwrap();
+        assert_eq!(d, a);
+        assert_eq!(&d.auth_data, b"s3cret\0\0");
+    }
+
+    #[test]
+    fn password_limits() {
+        assert!(Auth::password(b"12345678").is_some());
+        assert!(Auth::password(b"123456789").is_none());
+        assert!(Auth::password(b"").is_none());
+        assert_eq!(format!("{:?}", Auth::password(b"x").unwrap()), "pw/********");
+    }
+
+    #[test]
+    fn rejects_each_structural_fault() {
+        let good = Advert::new(51, 100, 1, &Auth::None, vip()).encode();
+        assert!(parse_ipv4(&ip_wrap(&good, 255)).is_ok());
+        assert_eq!(parse_ipv4(&ip_wrap(&good, 254)), Err(DropKind::Ttl));
+        assert_eq!(parse_ipv4(&ip_wrap(&good, 1)), Err(DropKind::Ttl));
+        assert_eq!(parse_ipv4(&good[..10]), Err(DropKind::Truncated));
+
+        let mut v3 = good.clone();
+        v3[0] = 0x31;
+        assert_eq!(Advert::decode(&v3), Err(DropKind::Version));
+        let mut t2 = good.clone();
+        t2[0] = 0x22;
+        assert_eq!(Advert::decode(&t2), Err(DropKind::Type));
+        let mut bad_sum = good.clone();
+        bad_sum[7] ^= 0x01;
+        assert_eq!(Advert::decode(&bad_sum), Err(DropKind::Checksum));
+        assert_eq!(Advert::decode(&good[..6]), Err(DropKind::Truncated));
+        assert_eq!(Advert::decode(&good[..19]), Err(DropKind::CountMismatch));
+        let mut count2 = good.clone();
+        count2[3] = 2;
+        assert_eq!(Advert::decode(&count2), Err(DropKind::CountMismatch));
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(&[0xde, 0xad]);
+        assert_eq!(Advert::decode(&trailing), Err(DropKind::TrailingBytes));
+
+        // IP total length longer than what was read.
+        let mut short = ip_wrap(&good, 255);
+        short.truncate(30);
+        assert_eq!(parse_ipv4(&short), Err(DropKind::Truncated));
+        // Not protocol 112.
+        let mut udp = ip_wrap(&good, 255);
+        udp[9] = 17;
+        assert_eq!(parse_ipv4(&udp), Err(DropKind::NotVrrp));
+    }
+
+    #[test]
+    fn rejects_each_configuration_fault() {
+        let vips = vip();
+        let pw = Auth::password(b"secret").unwrap();
+        let check = |adv: Advert, auth: &Auth| {
+            let r = parse_ipv4(&ip_wrap(&adv.encode(), 255)).unwrap();
+            expect(auth, &vips).check(&r)
+        };
+        assert_eq!(check(Advert::new(52, 100, 1, &Auth::None, vip()), &Auth::None), Err(DropKind::OtherVrid));
+        assert_eq!(check(Advert::new(51, 100, 1, &Auth::None, vip()), &pw), Err(DropKind::AuthType));
+        assert_eq!(check(Advert::new(51, 100, 1, &Auth::password(b"wrong").unwrap(), vip()), &pw), Err(DropKind::AuthData));
+        assert_eq!(check(Advert::new(51, 100, 1, &pw, vip()), &pw), Ok(()));
+        assert_eq!(check(Advert::new(51, 100, 2, &Auth::None, vip()), &Auth::None), Err(DropKind::Interval));
+        let other = vec![Ipv4Addr::new(10, 16, 1, 201)];
+        assert_eq!(check(Advert::new(51, 100, 1, &Auth::None, other.clone()), &Auth::None), Err(DropKind::AddrList));
+        // The owner's advert is accepted whatever its list (§7.1).
+        assert_eq!(check(Advert::new(51, 255, 1, &Auth::None, other), &Auth::None), Ok(()));
+        // Same set in another order is the same list.
+        let two = vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1)];
+        let mut sorted = two.clone();
+        sorted.sort();
+        let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, two).encode(), 255)).unwrap();
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &sorted, own: &[], owner: false };
+        assert_eq!(e.check(&r), Ok(()));
+        // From our own address.
+        let own = [Ipv4Addr::new(10, 16, 1, 3)];
+        let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, vip()).encode(), 255)).unwrap();
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &own, owner: false };
+        assert_eq!(e.check(&r), Err(DropKind::OwnAddress));
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &[], owner: true };
+        assert_eq!(e.check(&r), Err(DropKind::OwnerConflict));
+    }
+
+    #[test]
+    fn drop_kind_names_are_unique_and_indexed() {
+        let mut names: Vec<_> = DropKind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), DropKind::ALL.len());
+        for (i, k) in DropKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
+    }
+}
