@@ -184,12 +184,6 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     if m.opt_present("V") {
         return Ok(Command::Version);
     }
-    for o in ["i", "v", "a", "p", "d", "f", "U", "D", "M", "z", "x", "hook-timeout"] {
-        if m.opt_count(o) > 1 {
-            let dash = if o.len() > 1 { "--" } else { "-" };
-            return Err(UsageError(format!("{dash}{o} given more than once")));
-        }
-    }
     let ifname = parse_ifname(&m.opt_str("i").ok_or_else(|| UsageError("-i IFNAME is required".into()))?)?;
     let vrid = num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
     let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
@@ -359,7 +353,7 @@ mod tests {
             ("-i eth0 -v 51 -f run 10.0.0.1", "-f run"),
             ("-i averyveryverylongname -v 51 10.0.0.1", "not a valid interface name"),
             ("-i eth0:1 -v 51 10.0.0.1", "not a valid interface name"),
-            ("-i eth0 -i eth1 -v 51 10.0.0.1", "-i given more than once"),
+            ("-i eth0 -i eth1 -v 51 10.0.0.1", "Option 'i' given more than once"),
             ("-i eth0 -v 51 -q 10.0.0.1", "Unrecognized option"),
             ("-i eth0 -v", "Argument to option 'v' missing"),
         ];
