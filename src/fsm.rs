@@ -274,6 +274,21 @@ impl Vrrp {
         }
     }
 
+    /// The link came back: a Backup listens for a master for a full Master_Down_Interval again
+    /// (a candidate from before the outage must not take over blindly).
+    pub fn restart(&mut self, now: Instant) -> Vec<Action> {
+        if self.state == State::Backup {
+            self.state = State::Initialize;
+            return self.startup(now);
+        }
+        vec![]
+    }
+
+    /// Our primary address changed.
+    pub fn set_primary(&mut self, primary: Ipv4Addr) {
+        self.p.primary = primary;
+    }
+
     /// Tells whether another member of the host group has won its election.
     pub fn set_sibling_won(&mut self, won: bool) {
         self.sibling_won = won;
@@ -482,6 +497,17 @@ mod tests {
         assert!(matches!(acts[1], Action::LeaveMaster { .. }));
         assert_eq!(b.v.state(), State::Initialize);
         assert_eq!(b.v.next_deadline(), None);
+    }
+
+    #[test]
+    fn restart_after_link_outage_listens_again() {
+        let mut a = Alone::new(100, true);
+        // Candidate while the link was down (the daemon's verdict kept it Backup).
+        a.v.tick(a.at(3610));
+        assert!(a.v.wants_master());
+        assert!(a.v.restart(a.at(5000)).is_empty());
+        assert!(!a.v.wants_master());
+        assert_eq!(a.v.next_deadline(), Some(a.at(5000) + a.v.master_down_interval()));
     }
 
     #[test]

@@ -6,3 +6,7 @@
 pub mod cli;
 pub mod fsm;
 pub mod packet;
+pub mod arp;
+pub mod sys;
+pub mod daemon;
+pub mod rundir;

@@ -1,0 +1,113 @@
+//! vrrpd: parse → validate (before detaching, so every error reaches the terminal) → detach → run.
+
+use std::process::ExitCode;
+use vrrpd::cli::{self, Command, Config};
+use vrrpd::daemon::{self, Daemon, Exit};
+use vrrpd::rundir;
+use vrrpd::sys::netlink::Rtnl;
+use vrrpd::sys::proc::{self, PidError, PidFile};
+use vrrpd::sys::{log as vlog, raw};
+
+/// Exit statuses: 0 done, 1 environment error, 2 usage error.
+const EXIT_ENV: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("vrrpd: {msg}");
+    ExitCode::from(code)
+}
+
+/// Checks the configuration against the system. One line per problem, the first one found.
+fn validate(cfg: &Config) -> Result<u32, String> {
+    if !proc::is_root() {
+        return Err("vrrpd must be run as root (it sets MAC and IP addresses and opens raw sockets)".into());
+    }
+    let ifindex =
+        raw::ifindex(&cfg.ifname).ok_or_else(|| format!("-i {}: no such network interface", cfg.ifname))?;
+    let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
+    let addrs = rtnl.addrs(ifindex).map_err(|e| format!("-i {}: cannot read its addresses: {e}", cfg.ifname))?;
+    if daemon::primary_of(&addrs, &cfg.vip_addrs()).is_none() {
+        return Err(format!(
+            "-i {}: the interface has no IPv4 address of its own (VRRP adverts need a source address)",
+            cfg.ifname
+        ));
+    }
+    let link = rtnl.link(ifindex).map_err(|e| format!("-i {}: {e}", cfg.ifname))?;
+    if link.mac.is_none() {
+        return Err(format!("-i {}: not an Ethernet interface (no MAC address)", cfg.ifname));
+    }
+    for (opt, script) in [("-U", &cfg.up_script), ("-D", &cfg.down_script)] {
+        if let Some(p) = script {
+            proc::check_script(p).map_err(|e| format!("{opt} {e}"))?;
+        }
+    }
+    rundir::prepare(&cfg.rundir)?;
+    Ok(ifindex)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match cli::parse(&args) {
+        Ok(Command::Help) => {
+            println!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("vrrpd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Run(c)) => *c,
+        Err(e) => return fail(EXIT_USAGE, &e.0),
+    };
+    let ifindex = match validate(&cfg) {
+        Ok(i) => i,
+        Err(e) => return fail(EXIT_ENV, &e),
+    };
+    let pid_path = rundir::pid_path(&cfg.rundir, &cfg.ifname);
+    let mut pidfile = match PidFile::acquire(&pid_path) {
+        Ok(p) => p,
+        Err(PidError::Running(pid)) => {
+            let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            return fail(
+                EXIT_ENV,
+                &format!("a vrrpd is already running on {}{who}; see {}", cfg.ifname, pid_path.display()),
+            );
+        }
+        Err(PidError::Io(e)) => return fail(EXIT_ENV, &format!("{}: {e}", pid_path.display())),
+    };
+    let detached = if cfg.foreground {
+        None
+    } else {
+        match proc::detach() {
+            Ok(d) => Some(d),
+            Err(e) => return fail(EXIT_ENV, &format!("cannot detach: {e}")),
+        }
+    };
+    vlog::init(format!("{} vrid {}: ", cfg.ifname, cfg.vrid), !cfg.foreground);
+    if let Err(e) = pidfile.write_pid() {
+        log::warn!("cannot write {}: {e}", pid_path.display());
+    }
+    let mut daemon = match Daemon::new(cfg.clone(), ifindex) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{e}");
+            if let Some(d) = detached {
+                d.report(Err(e));
+            } else {
+                eprintln!("vrrpd: {e}");
+            }
+            let _ = std::fs::remove_file(&pid_path);
+            return ExitCode::from(EXIT_ENV);
+        }
+    };
+    if let Some(d) = detached {
+        d.report(Ok(()));
+    }
+    let exit = daemon.run();
+    let _ = std::fs::remove_file(&pid_path);
+    drop(pidfile);
+    match exit {
+        Exit::Signal => ExitCode::SUCCESS,
+        Exit::InterfaceGone => ExitCode::from(EXIT_ENV),
+    }
+}

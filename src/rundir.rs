@@ -1,0 +1,284 @@
+//! The run directory shared by the vrrpd processes of one host:
+//! - `vrrpd_<ifname>.pid`: pid file, locked for the life of the process;
+//! - `vrrpd_<ifname>.sock`: the member's control socket;
+//! - `state`: one line per member (see [`Member`]), rewritten atomically (temp file + rename) under the
+//!   lock `state.lock`; it also records each interface's original MAC before the first change, so that a
+//!   restart after a crash can restore it.
+//! - `drain`: present while `atropos --backup` holds the host in BACKUP.
+
+use crate::arp::{fmt_mac, parse_mac};
+use crate::cli::Vip;
+use crate::sys::proc::flock;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state";
+const LOCK_FILE: &str = "state.lock";
+
+pub fn pid_path(dir: &Path, ifname: &str) -> PathBuf {
+    dir.join(format!("vrrpd_{ifname}.pid"))
+}
+
+pub fn sock_path(dir: &Path, ifname: &str) -> PathBuf {
+    dir.join(format!("vrrpd_{ifname}.sock"))
+}
+
+/// Creates the run dir (mode 0700) if missing; refuses one that others can write.
+pub fn prepare(dir: &Path) -> Result<(), String> {
+    match fs::metadata(dir) {
+        Ok(md) => {
+            if !md.is_dir() {
+                return Err(format!("-f {}: not a directory", dir.display()));
+            }
+            let mode = md.permissions().mode();
+            if mode & 0o002 != 0 || (mode & 0o020 != 0 && md.gid() != 0) {
+                return Err(format!(
+                    "-f {}: run directory is writable by other users (mode {:o}); use a directory only root can write",
+                    dir.display(),
+                    mode & 0o7777
+                ));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("-f {}: cannot create the run directory: {e}", dir.display()))?;
+        }
+        Err(e) => return Err(format!("-f {}: {e}", dir.display())),
+    }
+    // Writable by us?
+    let probe = dir.join(format!(".probe.{}", std::process::id()));
+    File::create(&probe).map_err(|e| format!("-f {}: run directory not writable: {e}", dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// One member's line in the state file. Unknown keys are ignored when reading, so that older and newer
+/// versions can share a run dir during an upgrade.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Member {
+    pub ifname: String,
+    pub vrid: u8,
+    pub pid: u32,
+    /// INIT, BACKUP, MASTER, FAULT, or STOPPED.
+    pub state: String,
+    pub prio: u8,
+    pub cfg_prio: u8,
+    /// The interface's own MAC, recorded before the first change.
+    pub omac: Option<[u8; 6]>,
+    /// The MAC in use now.
+    pub mac: Option<[u8; 6]>,
+    pub vips: Vec<Vip>,
+    /// Expected group size (-M), 0 when alone.
+    pub members: u32,
+    pub link_up: bool,
+    /// Unix time of the last transition, in milliseconds.
+    pub since_ms: u64,
+    pub reason: String,
+}
+
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect()
+}
+
+impl Member {
+    pub fn to_line(&self) -> String {
+        let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
+        let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
+        format!(
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tsince={}\treason={}",
+            clean(&self.ifname),
+            self.vrid,
+            self.pid,
+            clean(&self.state),
+            self.prio,
+            self.cfg_prio,
+            mac(&self.omac),
+            mac(&self.mac),
+            vips.join(","),
+            self.members,
+            if self.link_up { "up" } else { "down" },
+            self.since_ms,
+            clean(&self.reason),
+        )
+    }
+
+    /// Parses one line; `None` for a line that is not a member record (garbage is skipped, not fatal).
+    pub fn parse(line: &str) -> Option<Member> {
+        let mut m = Member::default();
+        let mut have_if = false;
+        for field in line.split('\t') {
+            let (k, v) = field.split_once('=')?;
+            match k {
+                "if" => {
+                    if v.is_empty() || v.len() > 15 || v.contains('/') {
+                        return None;
+                    }
+                    m.ifname = v.to_string();
+                    have_if = true;
+                }
+                "vrid" => m.vrid = v.parse().ok()?,
+                "pid" => m.pid = v.parse().ok()?,
+                "state" => m.state = v.to_string(),
+                "prio" => m.prio = v.parse().ok()?,
+                "cfgprio" => m.cfg_prio = v.parse().ok()?,
+                "omac" => m.omac = parse_mac(v),
+                "mac" => m.mac = parse_mac(v),
+                "vips" => {
+                    m.vips = v
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| crate::cli::parse_vip(s).ok())
+                        .collect::<Option<Vec<_>>>()?
+                }
+                "members" => m.members = v.parse().ok()?,
+                "link" => m.link_up = v == "up",
+                "since" => m.since_ms = v.parse().ok()?,
+                "reason" => m.reason = v.to_string(),
+                _ => {}
+            }
+        }
+        have_if.then_some(m)
+    }
+}
+
+pub fn parse_state(text: &str) -> Vec<Member> {
+    text.lines().filter(|l| !l.starts_with('#')).filter_map(Member::parse).collect()
+}
+
+/// Reads the state file without locking (a reader sees the old or the new file, never a mix,
+/// thanks to the rename). Missing file = no members.
+pub fn read_state(dir: &Path) -> io::Result<Vec<Member>> {
+    match fs::read_to_string(dir.join(STATE_FILE)) {
+        Ok(s) => Ok(parse_state(&s)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Read-modify-write of the state file under the lock. `f` edits the member list.
+pub fn update_state(dir: &Path, f: impl FnOnce(&mut Vec<Member>)) -> io::Result<()> {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(dir.join(LOCK_FILE))?;
+    flock(&lock, true, true)?;
+    let mut members = read_state(dir)?;
+    f(&mut members);
+    let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
+    let mut out = String::from("# vrrpd host state: one line per member, tab-separated key=value\n");
+    for m in &members {
+        out.push_str(&m.to_line());
+        out.push('\n');
+    }
+    {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)?;
+        file.write_all(out.as_bytes())?;
+        file.sync_data()?;
+    }
+    fs::rename(&tmp, dir.join(STATE_FILE))
+    // The lock is released when `lock` is dropped.
+}
+
+/// Replaces (or adds) the line of `m.ifname`.
+pub fn put_member(dir: &Path, m: &Member) -> io::Result<()> {
+    update_state(dir, |all| {
+        all.retain(|x| x.ifname != m.ifname);
+        all.push(m.clone());
+        all.sort_by(|a, b| a.ifname.cmp(&b.ifname));
+    })
+}
+
+pub fn remove_member(dir: &Path, ifname: &str) -> io::Result<()> {
+    update_state(dir, |all| all.retain(|x| x.ifname != ifname))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn sample() -> Member {
+        Member {
+            ifname: "eth0".into(),
+            vrid: 51,
+            pid: 1234,
+            state: "MASTER".into(),
+            prio: 110,
+            cfg_prio: 110,
+            omac: Some([2, 0, 0, 0, 0, 1]),
+            mac: Some([0, 0, 0x5e, 0, 1, 51]),
+            vips: vec![Vip { addr: Ipv4Addr::new(10, 0, 0, 1), prefix: 32 }, Vip { addr: Ipv4Addr::new(10, 0, 1, 1), prefix: 24 }],
+            members: 2,
+            link_up: true,
+            since_ms: 1_700_000_000_123,
+            reason: "no advert for 3.61 s\t(tab)".into(),
+        }
+    }
+
+    #[test]
+    fn line_roundtrip() {
+        let m = sample();
+        let back = Member::parse(&m.to_line()).unwrap();
+        assert_eq!(back.reason, "no advert for 3.61 s (tab)");
+        assert_eq!(Member { reason: m.reason.replace('\t', " "), ..m }, back);
+    }
+
+    #[test]
+    fn garbage_lines_are_skipped() {
+        let text = format!("# comment\n{}\nrandom garbage\nif=\tvrid=1\nif=eth1\tvrid=999\n\u{0}\u{1}\n", sample().to_line());
+        let all = parse_state(&text);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].ifname, "eth0");
+    }
+
+    #[test]
+    fn update_is_atomic_and_keyed_by_interface() {
+        let dir = std::env::temp_dir().join(format!("vrrpd-rundir-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        prepare(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        put_member(&dir, &sample()).unwrap();
+        let mut b = sample();
+        b.ifname = "eth1".into();
+        b.vrid = 52;
+        put_member(&dir, &b).unwrap();
+        let mut a2 = sample();
+        a2.state = "BACKUP".into();
+        put_member(&dir, &a2).unwrap();
+        let all = read_state(&dir).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].state, "BACKUP");
+        assert_eq!(all[1].vrid, 52);
+        remove_member(&dir, "eth0").unwrap();
+        assert_eq!(read_state(&dir).unwrap().len(), 1);
+        // No temp file left behind.
+        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(".state")), "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_world_writable_dir() {
+        let dir = std::env::temp_dir().join(format!("vrrpd-rundir-ww-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(prepare(&dir).unwrap_err().contains("writable by other users"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

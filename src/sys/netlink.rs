@@ -1,0 +1,387 @@
+//! rtnetlink: link state and MAC, IPv4 addresses, routes, and link/address events.
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, RawFd};
+
+const RTNLGRP_LINK: u32 = 1;
+const RTNLGRP_IPV4_IFADDR: u32 = 5;
+const RECV_BUF: usize = 32 * 1024;
+
+/// What we need to know of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub mac: Option<[u8; 6]>,
+    /// Administratively up.
+    pub up: bool,
+    /// Carrier present (IFF_LOWER_UP).
+    pub lower_up: bool,
+}
+
+impl Link {
+    /// Usable for VRRP: up with a carrier.
+    pub fn usable(&self) -> bool {
+        self.up && self.lower_up
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addr {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+    pub label: Option<String>,
+    pub secondary: bool,
+}
+
+/// A request socket. Every call waits for the kernel's answer (acknowledgement or error).
+pub struct Rtnl {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+fn nl_err(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(-code)
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("netlink: {what}"))
+}
+
+fn link_from(msg: &LinkMessage) -> Link {
+    let mut l = Link {
+        index: msg.header.index,
+        name: String::new(),
+        mac: None,
+        up: msg.header.flags.contains(LinkFlags::Up),
+        lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
+    };
+    for a in &msg.attributes {
+        match a {
+            LinkAttribute::IfName(n) => l.name = n.clone(),
+            LinkAttribute::Address(m) if m.len() == 6 => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(m);
+                l.mac = Some(mac);
+            }
+            _ => {}
+        }
+    }
+    l
+}
+
+fn addr_from(msg: &AddressMessage) -> Option<Addr> {
+    if msg.header.family != AddressFamily::Inet {
+        return None;
+    }
+    let mut local = None;
+    let mut address = None;
+    let mut label = None;
+    for a in &msg.attributes {
+        match a {
+            AddressAttribute::Local(IpAddr::V4(v)) => local = Some(*v),
+            AddressAttribute::Address(IpAddr::V4(v)) => address = Some(*v),
+            AddressAttribute::Label(s) => label = Some(s.clone()),
+            _ => {}
+        }
+    }
+    Some(Addr {
+        addr: local.or(address)?,
+        prefix: msg.header.prefix_len,
+        label,
+        secondary: msg.header.flags.contains(AddressHeaderFlags::Secondary),
+    })
+}
+
+fn route_oif(r: &RouteMessage) -> Option<u32> {
+    r.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Oif(i) => Some(*i),
+        _ => None,
+    })
+}
+
+impl Rtnl {
+    pub fn open() -> io::Result<Rtnl> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Rtnl { sock, seq: 0, buf: vec![0; RECV_BUF] })
+    }
+
+    /// Sends one request and gathers the answers until the acknowledgement, DONE, or an error.
+    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = NLM_F_REQUEST | flags;
+        hdr.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut out = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut out);
+        self.sock.send(&out, 0)?;
+        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        let mut replies = Vec::new();
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                    .map_err(|e| bad(&e.to_string()))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += len;
+                if m.header.sequence_number != self.seq {
+                    continue; // a late answer to an earlier request
+                }
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            Some(c) => Err(nl_err(c.get())),
+                            None => Ok(replies),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(inner) => {
+                        replies.push(inner);
+                        if !dump && flags & NLM_F_ACK == 0 {
+                            return Ok(replies);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub fn link(&mut self, index: u32) -> io::Result<Link> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        for r in self.request(RouteNetlinkMessage::GetLink(msg), 0)? {
+            if let RouteNetlinkMessage::NewLink(l) = r {
+                return Ok(link_from(&l));
+            }
+        }
+        Err(bad("no answer for the link"))
+    }
+
+    pub fn links(&mut self) -> io::Result<Vec<Link>> {
+        let replies = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP)?;
+        Ok(replies
+            .iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) => Some(link_from(l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Sets the hardware address; the kernel answers EBUSY when the driver cannot change it live.
+    pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> io::Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK).map(drop)
+    }
+
+    pub fn set_up(&mut self, index: u32, up: bool) -> io::Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.header.change_mask = LinkFlags::Up;
+        if up {
+            msg.header.flags = LinkFlags::Up;
+        }
+        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK).map(drop)
+    }
+
+    pub fn addrs(&mut self, index: u32) -> io::Result<Vec<Addr>> {
+        let mut q = AddressMessage::default();
+        q.header.family = AddressFamily::Inet;
+        let replies = self.request(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP)?;
+        Ok(replies
+            .iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => addr_from(a),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn addr_msg(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr)));
+        m
+    }
+
+    /// Adds an address; one already present is not an error.
+    pub fn add_addr(&mut self, index: u32, addr: Ipv4Addr, prefix: u8, label: Option<&str>) -> io::Result<()> {
+        let mut m = Self::addr_msg(index, addr, prefix);
+        if prefix < 31 {
+            let mask = u32::MAX << (32 - prefix);
+            m.attributes.push(AddressAttribute::Broadcast(Ipv4Addr::from(u32::from(addr) | !mask)));
+        }
+        if let Some(l) = label {
+            m.attributes.push(AddressAttribute::Label(l.to_string()));
+        }
+        match self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Removes an address; one already gone is not an error.
+    pub fn del_addr(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let m = Self::addr_msg(index, addr, prefix);
+        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Every IPv4 route, in every table, that leaves through this interface.
+    pub fn routes(&mut self, index: u32) -> io::Result<Vec<RouteMessage>> {
+        let mut q = RouteMessage::default();
+        q.header.address_family = AddressFamily::Inet;
+        let replies = self.request(RouteNetlinkMessage::GetRoute(q), NLM_F_DUMP)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(m) if route_oif(&m) == Some(index) => Some(m),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Re-installs a route read by [`Rtnl::routes`] (read-only attributes stripped).
+    pub fn add_route(&mut self, r: &RouteMessage) -> io::Result<()> {
+        let mut m = RouteMessage::default();
+        m.header = r.header.clone();
+        m.header.flags = Default::default();
+        m.attributes = r
+            .attributes
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    RouteAttribute::Destination(_)
+                        | RouteAttribute::Gateway(_)
+                        | RouteAttribute::PrefSource(_)
+                        | RouteAttribute::Oif(_)
+                        | RouteAttribute::Priority(_)
+                        | RouteAttribute::Table(_)
+                        | RouteAttribute::Metrics(_)
+                        | RouteAttribute::MultiPath(_)
+                        | RouteAttribute::Realm(_)
+                        | RouteAttribute::Preference(_)
+                        | RouteAttribute::Via(_)
+                )
+            })
+            .cloned()
+            .collect();
+        match self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}
+
+/// Routes that the kernel re-creates by itself when a link or address comes back.
+pub fn kernel_managed(r: &RouteMessage) -> bool {
+    r.header.protocol == RouteProtocol::Kernel || r.header.kind == RouteType::Local || r.header.kind == RouteType::Broadcast
+}
+
+/// Identity of a route for before/after comparison (header and attributes, cache info left out).
+pub fn route_key(r: &RouteMessage) -> String {
+    let attrs: Vec<_> = r
+        .attributes
+        .iter()
+        .filter(|a| !matches!(a, RouteAttribute::CacheInfo(_) | RouteAttribute::Expires(_)))
+        .collect();
+    let mut h = r.header.clone();
+    h.flags = Default::default();
+    format!("{h:?} {attrs:?}")
+}
+
+/// What the event socket reports for our interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Link(Link),
+    LinkDeleted,
+    AddrChanged,
+}
+
+/// A socket subscribed to link and IPv4 address notifications (no polling).
+pub struct Events {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+impl Events {
+    pub fn open() -> io::Result<Events> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.add_membership(RTNLGRP_LINK)?;
+        sock.add_membership(RTNLGRP_IPV4_IFADDR)?;
+        sock.set_non_blocking(true)?;
+        Ok(Events { sock, buf: vec![0; RECV_BUF] })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Reads every pending notification; returns those about `index`. ENOBUFS (we fell behind)
+    /// is reported as an `AddrChanged` + a fresh link query by the caller.
+    pub fn drain(&mut self, index: u32) -> io::Result<Vec<Event>> {
+        let mut out = Vec::new();
+        loop {
+            let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    out.push(Event::AddrChanged);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut off = 0;
+            while off < n {
+                let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n]) else {
+                    break;
+                };
+                let len = m.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += len;
+                match m.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) if l.header.index == index => {
+                        out.push(Event::Link(link_from(&l)))
+                    }
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) if l.header.index == index => {
+                        out.push(Event::LinkDeleted)
+                    }
+                    NetlinkPayload::InnerMessage(
+                        RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a),
+                    ) if a.header.index == index => out.push(Event::AddrChanged),
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Processes and files: root check, pid-file lock, detaching, liveness, script permissions.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn pid() -> u32 {
+    std::process::id()
+}
+
+/// True if a process with this pid exists (EPERM counts as existing).
+pub fn alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+pub fn flock(f: &File, exclusive: bool, wait: bool) -> io::Result<()> {
+    let mut op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    if !wait {
+        op |= libc::LOCK_NB;
+    }
+    loop {
+        // SAFETY: valid descriptor owned by `f`.
+        if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The pid file, exclusively locked for the life of the process: a lock, not a pid, says who runs,
+/// so a stale file left by a dead process is simply taken over.
+pub struct PidFile {
+    file: File,
+}
+
+pub enum PidError {
+    /// Another live process holds the lock (its pid, if readable).
+    Running(Option<u32>),
+    Io(io::Error),
+}
+
+impl PidFile {
+    pub fn acquire(path: &Path) -> Result<PidFile, PidError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(PidError::Io)?;
+        match flock(&file, true, false) {
+            Ok(()) => Ok(PidFile { file }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut s = String::new();
+                let _ = file.read_to_string(&mut s);
+                Err(PidError::Running(s.trim().parse().ok()))
+            }
+            Err(e) => Err(PidError::Io(e)),
+        }
+    }
+
+    /// Writes our pid (call after detaching).
+    pub fn write_pid(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        use std::io::Seek;
+        self.file.seek(io::SeekFrom::Start(0))?;
+        writeln!(self.file, "{}", pid())?;
+        self.file.sync_data()
+    }
+}
+
+/// True when `path` holds a pid file locked by a live process.
+pub fn pidfile_locked(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => match flock(&f, false, false) {
+            Ok(()) => false,
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        },
+        Err(_) => false,
+    }
+}
+
+/// The parent's end of the readiness pipe: it waits for the daemon to say "ready" or an error.
+pub struct Detached {
+    pipe: File,
+}
+
+impl Detached {
+    /// Reports to the waiting parent; after this the parent exits.
+    pub fn report(mut self, result: Result<(), String>) {
+        let msg = match result {
+            Ok(()) => "ok\n".to_string(),
+            Err(e) => format!("{e}\n"),
+        };
+        let _ = self.pipe.write_all(msg.as_bytes());
+    }
+}
+
+/// Forks into the background (fork, setsid, fork), stdio to /dev/null, cwd /. The original process waits
+/// until the daemon reports through [`Detached::report`] and exits 0 on success, 1 with the daemon's
+/// message otherwise. Returns in the daemon only.
+pub fn detach() -> io::Result<Detached> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned here only.
+    let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    // SAFETY: single-threaded at this point (before any thread is started).
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        _ => {
+            drop(wr);
+            parent_wait(rd);
+        }
+    }
+    drop(rd);
+    // SAFETY: setsid/fork in the child; no locks held.
+    unsafe {
+        libc::setsid();
+        match libc::fork() {
+            -1 => std::process::exit(1),
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::umask(0o022);
+    }
+    std::env::set_current_dir("/")?;
+    let null = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors.
+        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+    }
+    Ok(Detached { pipe: wr })
+}
+
+fn parent_wait(mut rd: File) -> ! {
+    let mut s = String::new();
+    let _ = rd.read_to_string(&mut s);
+    let s = s.trim();
+    if s == "ok" {
+        std::process::exit(0);
+    }
+    if s.is_empty() {
+        eprintln!("vrrpd: the daemon exited during startup (see the system log)");
+    } else {
+        eprintln!("vrrpd: {s}");
+    }
+    std::process::exit(1);
+}
+
+/// Checks a hook script: a regular executable file that only its owner can write, and owned by root
+/// (or by the user running vrrpd). Returns one line explaining the refusal.
+pub fn check_script(path: &Path) -> Result<(), String> {
+    let md = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !md.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    let mode = md.permissions().mode();
+    if mode & 0o111 == 0 {
+        return Err(format!("{}: not executable (chmod 755 it)", path.display()));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!("{}: writable by others than its owner (mode {:o}); chmod go-w it", path.display(), mode & 0o7777));
+    }
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if md.uid() != 0 && md.uid() != me {
+        return Err(format!(
+            "{}: owned by uid {} but would run as uid {me}; chown it to root",
+            path.display(),
+            md.uid()
+        ));
+    }
+    Ok(())
+}
+

@@ -1,0 +1,150 @@
+//! Raw sockets: VRRP (IPv4 protocol 112) and link-layer frames for gratuitous ARP.
+
+use crate::packet::{IPPROTO_VRRP, VRRP_GROUP};
+use std::ffi::CString;
+use std::io;
+use std::mem::size_of;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
+    // SAFETY: `val` points to a live T of the given size for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t)
+    };
+    check(rc).map(drop)
+}
+
+fn in_addr(a: Ipv4Addr) -> libc::in_addr {
+    libc::in_addr { s_addr: u32::from(a).to_be() }
+}
+
+fn mreqn(group: Ipv4Addr, local: Ipv4Addr, ifindex: u32) -> libc::ip_mreqn {
+    libc::ip_mreqn { imr_multiaddr: in_addr(group), imr_address: in_addr(local), imr_ifindex: ifindex as libc::c_int }
+}
+
+/// Interface index by name (0 → not found).
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// A raw socket for VRRP adverts on one interface: bound to the device, member of 224.0.0.18 there,
+/// multicast TTL 255, no loopback of our own adverts, TOS 0xc0 (network control).
+pub struct VrrpSocket {
+    fd: OwnedFd,
+}
+
+impl VrrpSocket {
+    pub fn open(ifname: &str, ifindex: u32, primary: Ipv4Addr) -> io::Result<VrrpSocket> {
+        // SAFETY: plain socket(2); the fd is owned at once.
+        let raw = check(unsafe {
+            libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, IPPROTO_VRRP.into())
+        })?;
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let s = VrrpSocket { fd };
+        let name = CString::new(ifname).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the pointer and length describe `name`'s bytes including the NUL.
+        check(unsafe {
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                name.as_ptr().cast(),
+                name.as_bytes_with_nul().len() as libc::socklen_t,
+            )
+        })?;
+        let ttl: libc::c_int = 255;
+        setsockopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &ttl)?;
+        setsockopt(raw, libc::IPPROTO_IP, libc::IP_TTL, &ttl)?;
+        let zero: libc::c_int = 0;
+        setsockopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &zero)?;
+        let tos: libc::c_int = 0xc0;
+        setsockopt(raw, libc::IPPROTO_IP, libc::IP_TOS, &tos)?;
+        s.set_source(ifindex, primary)?;
+        setsockopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreqn(VRRP_GROUP, primary, ifindex))?;
+        Ok(s)
+    }
+
+    /// Chooses the interface and source address of outgoing adverts (after a primary address change too).
+    pub fn set_source(&self, ifindex: u32, primary: Ipv4Addr) -> io::Result<()> {
+        let m = mreqn(Ipv4Addr::UNSPECIFIED, primary, ifindex);
+        setsockopt(self.fd.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &m)
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn send(&self, payload: &[u8]) -> io::Result<()> {
+        let dst = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: in_addr(VRRP_GROUP),
+            sin_zero: [0; 8],
+        };
+        // SAFETY: buffer and address are valid for the call.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                payload.as_ptr().cast(),
+                payload.len(),
+                0,
+                (&dst as *const libc::sockaddr_in).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// One packet, IP header included. `WouldBlock` when nothing is pending.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    }
+}
+
+/// A send-only packet socket (protocol 0: the kernel queues nothing to it) for gratuitous ARP.
+pub struct FrameSocket {
+    fd: OwnedFd,
+}
+
+impl FrameSocket {
+    pub fn open() -> io::Result<FrameSocket> {
+        // SAFETY: plain socket(2).
+        let raw = check(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
+        // SAFETY: fresh descriptor owned here only.
+        Ok(FrameSocket { fd: unsafe { OwnedFd::from_raw_fd(raw) } })
+    }
+
+    /// Sends a complete Ethernet frame on the interface.
+    pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ARP as u16).to_be();
+        sll.sll_ifindex = ifindex as libc::c_int;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&frame[..6.min(frame.len())]);
+        // SAFETY: buffer and address are valid for the call.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+}
