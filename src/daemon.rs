@@ -1,25 +1,37 @@
-//! The event loop: turns the VRRP socket, rtnetlink events, signals and timers into state-machine
-//! inputs, and executes the actions it returns (MAC, addresses, adverts, gratuitous ARP, run-dir state).
+//! The event loop: turns the VRRP socket, rtnetlink events, the control sockets, signals and timers
+//! into state-machine and group inputs, and executes what they decide (MAC, addresses, adverts,
+//! gratuitous ARP, hooks, run-dir state).
 
 use crate::arp::{self, fmt_mac, is_virtual_mac};
 use crate::cli::{Config, Vip};
+use crate::control::{self, Message, Request};
 use crate::fsm::{Action, Params, State, Vrrp};
-use crate::packet::{self, Advert, DropKind, Expect};
+use crate::group::{self, Status};
+use crate::hooks::{Hooks, Job};
+use crate::packet::{self, Advert, Auth, DropKind, Expect};
 use crate::rundir::{self, Member};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
-use crate::sys::raw::{FrameSocket, VrrpSocket};
+use crate::sys::proc;
+use crate::sys::raw::{self, FrameSocket, VrrpSocket};
 use log::{debug, error, info, warn};
+use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
 use signal_hook_mio::v1_0::Signals;
-use std::io;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const T_VRRP: Token = Token(0);
 const T_NETLINK: Token = Token(1);
 const T_SIGNAL: Token = Token(2);
+const T_HOOK: Token = Token(3);
+const T_LISTEN: Token = Token(4);
+const FIRST_CONN: usize = 16;
 
 /// Gratuitous ARP bursts after becoming MASTER, relative to the transition.
 const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
@@ -27,6 +39,10 @@ const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Dura
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
 /// At most one log line per drop kind per this period.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(1);
+/// A peer that does not read its messages is cut off past this much unsent data.
+const MAX_PENDING_OUT: usize = 64 * 1024;
+/// Most connections at once (siblings + atropos); more are refused.
+const MAX_CONNS: usize = 2048;
 
 /// Counters shown by atropos.
 #[derive(Clone, Debug, Default)]
@@ -46,6 +62,22 @@ pub enum Exit {
 struct DropLog {
     last: Option<Instant>,
     suppressed: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    Unknown,
+    /// A sibling; `bye` once it announced a clean stop.
+    Member { status: Option<Status>, bye: bool },
+    Client,
+}
+
+struct Conn {
+    stream: UnixStream,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    role: Role,
+    writable_registered: bool,
 }
 
 pub struct Daemon {
@@ -69,6 +101,16 @@ pub struct Daemon {
     frames: FrameSocket,
     poll: Poll,
     signals: Signals,
+    listener: UnixListener,
+    conns: BTreeMap<usize, Conn>,
+    next_conn: usize,
+    hooks: Hooks,
+    hook_fd_registered: Option<i32>,
+    drained: bool,
+    /// Last status sent to siblings.
+    announced: Option<Status>,
+    /// Last verdict reason logged, to log group changes once.
+    last_why_not: String,
     pub counters: Counters,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
@@ -95,17 +137,48 @@ pub fn primary_of(addrs: &[Addr], vips: &[Ipv4Addr]) -> Option<Ipv4Addr> {
         .map(|a| a.addr)
 }
 
+fn vip_label(ifname: &str, vrid: u8) -> Option<String> {
+    let l = format!("{ifname}:v{vrid}");
+    (l.len() <= 15).then_some(l)
+}
+
+/// Sets a MAC in place, or with the link down when the driver refuses a live change; re-installs the
+/// routes the kernel dropped meanwhile. Returns how it was done, for the log.
+fn set_mac_any(rtnl: &mut Rtnl, ifindex: u32, mac: [u8; 6], force_fallback: bool) -> io::Result<String> {
+    let live = if force_fallback { Err(io::Error::from_raw_os_error(libc::EBUSY)) } else { rtnl.set_mac(ifindex, mac) };
+    match live {
+        Ok(()) => Ok("in place".into()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EOPNOTSUPP)) => {
+            let before = rtnl.routes(ifindex)?;
+            rtnl.set_up(ifindex, false)?;
+            let set = rtnl.set_mac(ifindex, mac);
+            rtnl.set_up(ifindex, true)?;
+            set?;
+            let after: Vec<String> = rtnl.routes(ifindex)?.iter().map(netlink::route_key).collect();
+            let mut n = 0;
+            for r in before.iter().filter(|r| !netlink::kernel_managed(r)) {
+                if !after.contains(&netlink::route_key(r)) {
+                    match rtnl.add_route(r) {
+                        Ok(()) => n += 1,
+                        Err(e) => error!("cannot re-install a route after the MAC change: {e} ({r:?})"),
+                    }
+                }
+            }
+            Ok(format!("with the link down and up (live change refused: {e}), {n} route(s) re-installed"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl Daemon {
     /// Sets everything up: recovers what a crashed predecessor left on the interface, records the
     /// original MAC, opens the sockets. The interface is not touched again until an election is won.
     pub fn new(cfg: Config, ifindex: u32) -> Result<Daemon, String> {
         let mut rtnl = Rtnl::open().map_err(io_ctx("rtnetlink"))?;
-        let label = {
-            let l = format!("{}:v{}", cfg.ifname, cfg.vrid);
-            (l.len() <= 15).then_some(l)
-        };
+        let label = vip_label(&cfg.ifname, cfg.vrid);
         let vip_addrs = cfg.vip_addrs();
-        let mut d_link = rtnl.link(ifindex).map_err(io_ctx(format!("{}: reading the link", cfg.ifname)))?;
+        let link = rtnl.link(ifindex).map_err(io_ctx(format!("{}: reading the link", cfg.ifname)))?;
+        let force_fallback = std::env::var_os("VRRPD_TEST_MAC_FALLBACK").is_some();
 
         // 1. Recover from a previous run of ours on this interface (crash, SIGKILL, power cut).
         let previous = rundir::read_state(&cfg.rundir)
@@ -115,9 +188,10 @@ impl Daemon {
         let addrs = rtnl.addrs(ifindex).map_err(io_ctx(format!("{}: reading addresses", cfg.ifname)))?;
         let mut stale: Vec<Vip> = Vec::new();
         for a in &addrs {
-            let ours_by_label = label.is_some() && a.label == label;
-            let ours_by_record = previous.as_ref().is_some_and(|p| p.vips.iter().any(|v| v.addr == a.addr));
-            if ours_by_label || (ours_by_record && a.label.as_deref() != Some(cfg.ifname.as_str())) {
+            let ours_by_label = a.label.is_some() && (a.label == label || a.label == previous.as_ref().and_then(|p| vip_label(&p.ifname, p.vrid)));
+            let ours_by_record = previous.as_ref().is_some_and(|p| p.vips.iter().any(|v| v.addr == a.addr))
+                && a.label.as_deref() != Some(cfg.ifname.as_str());
+            if ours_by_label || ours_by_record {
                 stale.push(Vip { addr: a.addr, prefix: a.prefix });
             }
         }
@@ -125,19 +199,14 @@ impl Daemon {
             rtnl.del_addr(ifindex, v.addr, v.prefix).map_err(io_ctx(format!("removing stale address {v}")))?;
             warn!("removed stale virtual address {v} left by a previous vrrpd");
         }
-        let cur_mac = d_link.mac.ok_or_else(|| format!("{}: the interface has no Ethernet address", cfg.ifname))?;
+        let cur_mac = link.mac.ok_or_else(|| format!("{}: the interface has no Ethernet address", cfg.ifname))?;
         let omac = match previous.as_ref().and_then(|p| p.omac) {
             Some(recorded) => {
                 if recorded != cur_mac {
-                    rtnl.set_mac(ifindex, recorded)
-                        .or_else(|_| {
-                            rtnl.set_up(ifindex, false)?;
-                            rtnl.set_mac(ifindex, recorded)?;
-                            rtnl.set_up(ifindex, true)
-                        })
+                    let how = set_mac_any(&mut rtnl, ifindex, recorded, force_fallback)
                         .map_err(io_ctx(format!("restoring the original MAC {}", fmt_mac(&recorded))))?;
                     warn!(
-                        "restored the original MAC {} (a previous vrrpd left {} on the interface)",
+                        "restored the original MAC {} {how} (a previous vrrpd left {} on the interface)",
                         fmt_mac(&recorded),
                         fmt_mac(&cur_mac)
                     );
@@ -148,7 +217,7 @@ impl Daemon {
                 if is_virtual_mac(&cur_mac) {
                     warn!(
                         "the interface already carries the virtual MAC {} and no original MAC is recorded in {}; \
-                         it will be kept as the interface's own MAC",
+                         it is kept as the interface's own MAC",
                         fmt_mac(&cur_mac),
                         cfg.rundir.display()
                     );
@@ -156,14 +225,12 @@ impl Daemon {
                 cur_mac
             }
         };
-        d_link.mac = Some(omac);
 
         let addrs = if stale.is_empty() { addrs } else { rtnl.addrs(ifindex).map_err(io_ctx("reading addresses"))? };
         let primary =
             primary_of(&addrs, &vip_addrs).ok_or_else(|| format!("{}: the interface has no IPv4 address", cfg.ifname))?;
         let own: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| !vip_addrs.contains(a)).collect();
-        let foreign_vips: Vec<Ipv4Addr> =
-            addrs.iter().map(|a| a.addr).filter(|a| vip_addrs.contains(a)).collect();
+        let foreign_vips: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| vip_addrs.contains(a)).collect();
         for f in &foreign_vips {
             warn!("virtual address {f} is configured on the interface by someone else: vrrpd will neither add nor remove it");
         }
@@ -173,11 +240,19 @@ impl Daemon {
             .map_err(io_ctx(format!("{}: opening the VRRP socket", cfg.ifname)))?;
         let frames = FrameSocket::open().map_err(io_ctx("opening the packet socket"))?;
         let poll = Poll::new().map_err(io_ctx("epoll"))?;
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU]).map_err(io_ctx("signals"))?;
+        let mut signals =
+            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD]).map_err(io_ctx("signals"))?;
+        let sock_path = rundir::sock_path(&cfg.rundir, &cfg.ifname);
+        // We hold the interface's pid lock: a socket file there is a dead predecessor's.
+        let _ = std::fs::remove_file(&sock_path);
+        let mut listener =
+            UnixListener::bind(&sock_path).map_err(io_ctx(format!("{}: control socket", sock_path.display())))?;
+        let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
         let reg = poll.registry();
         reg.register(&mut SourceFd(&vsock.fd()), T_VRRP, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut signals, T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        reg.register(&mut listener, T_LISTEN, Interest::READABLE).map_err(io_ctx("epoll"))?;
 
         let now = Instant::now();
         let fsm = Vrrp::new(
@@ -198,7 +273,7 @@ impl Daemon {
             vip_addrs,
             omac,
             mac: omac,
-            link_up: d_link.usable(),
+            link_up: link.usable(),
             ignore_down_until: None,
             fsm,
             rtnl,
@@ -207,17 +282,29 @@ impl Daemon {
             frames,
             poll,
             signals,
+            listener,
+            conns: BTreeMap::new(),
+            next_conn: FIRST_CONN,
+            hooks: Hooks::new(cfg.hook_timeout),
+            hook_fd_registered: None,
+            drained: rundir::drained(&cfg.rundir),
+            announced: None,
+            last_why_not: String::new(),
             counters: Counters::default(),
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
             since_ms: unix_ms(),
             recv_buf: vec![0; 4096],
-            force_fallback: std::env::var_os("VRRPD_TEST_MAC_FALLBACK").is_some(),
+            force_fallback,
             cfg,
         };
         // 2. Record the original MAC before anything can change it.
         d.save_state().map_err(io_ctx(format!("{}: writing the state file", d.cfg.rundir.display())))?;
         Ok(d)
+    }
+
+    fn in_group(&self) -> bool {
+        self.cfg.members.is_some()
     }
 
     fn member(&self) -> Member {
@@ -233,6 +320,8 @@ impl Daemon {
             vips: self.cfg.vips.clone(),
             members: self.cfg.members.unwrap_or(0),
             link_up: self.link_up,
+            adver_int: self.cfg.adver_int,
+            auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,
             reason: self.fsm.reason().to_string(),
         }
@@ -248,25 +337,57 @@ impl Daemon {
         }
     }
 
+    fn status(&self) -> Status {
+        Status {
+            ifname: self.cfg.ifname.clone(),
+            vrid: self.cfg.vrid,
+            pid: std::process::id(),
+            state: self.fsm.state(),
+            wants: self.fsm.wants_master(),
+            link_up: self.link_up,
+            prio: self.fsm.priority(),
+        }
+    }
+
+    /// The siblings we hear from, one per interface.
+    fn siblings(&self) -> Vec<Status> {
+        let mut by_if: BTreeMap<&str, &Status> = BTreeMap::new();
+        for c in self.conns.values() {
+            if let Role::Member { status: Some(s), .. } = &c.role
+                && s.ifname != self.cfg.ifname
+            {
+                by_if.insert(&s.ifname, s);
+            }
+        }
+        by_if.into_values().cloned().collect()
+    }
+
     pub fn run(&mut self) -> Exit {
         info!(
-            "starting: priority {}, advert interval {} s, preemption {}, primary {}, MAC {}{}, virtual addresses {}",
+            "starting: priority {}, advert interval {} s, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
             self.cfg.priority,
             self.cfg.adver_int,
             if self.cfg.preempt { "on" } else { "off" },
             self.primary,
             fmt_mac(&self.omac),
             if self.cfg.no_vmac { " (-n: kept)" } else { "" },
-            self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+            self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
+            self.cfg.members.map(|n| format!(", group of {n} (-M)")).unwrap_or_default(),
+            if self.drained { ", host DRAINED by atropos --backup" } else { "" },
         );
         if !self.link_up {
             warn!("link is down: staying BACKUP until it comes up");
         }
+        if self.in_group() {
+            self.connect_siblings();
+        }
         let now = Instant::now();
         let acts = self.fsm.startup(now);
-        self.execute(now, acts);
+        self.run_actions(now, acts);
+        self.queue_hook(now, State::Initialize, State::Backup);
+        self.settle(now);
         self.save_state_logged();
-        let mut events = mio::Events::with_capacity(16);
+        let mut events = mio::Events::with_capacity(32);
         loop {
             let now = Instant::now();
             let timeout = self.next_deadline().map(|t| t.saturating_duration_since(now));
@@ -290,44 +411,94 @@ impl Daemon {
                             return exit;
                         }
                     }
-                    _ => {}
+                    T_HOOK => {
+                        if !self.hooks.on_output() {
+                            self.deregister_hook_fd();
+                            self.hooks.close_output();
+                        }
+                    }
+                    T_LISTEN => self.on_accept(),
+                    Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
                 }
             }
             let now = Instant::now();
-            let acts = self.fsm.tick(now);
-            self.execute(now, acts);
+            self.settle(now);
             self.on_timers(now);
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.fsm.next_deadline(), self.garp_at.iter().min().copied(), self.ignore_down_until]
+        [self.fsm.next_deadline(), self.garp_at.iter().min().copied(), self.ignore_down_until, self.hooks.deadline()]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// The verdict of a process alone: master when it won and its link is usable.
+    /// Runs timers, then applies the group's verdict until nothing changes, then tells the siblings.
     fn settle(&mut self, now: Instant) {
-        let allow = self.fsm.wants_master() && self.link_up;
-        let why = if self.link_up { "lost the election" } else { "link down" };
-        let acts = self.fsm.verdict(now, allow, why);
-        self.run_actions(now, acts);
-    }
-
-    /// Runs actions and then the verdict they may call for.
-    fn execute(&mut self, now: Instant, acts: Vec<Action>) {
-        self.run_actions(now, acts);
-        self.settle(now);
+        for _ in 0..4 {
+            let me = self.status();
+            let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
+            let v = group::verdict(&me, &siblings, self.cfg.members.unwrap_or(1), self.drained);
+            self.fsm.set_sibling_won(v.sibling_won);
+            let mut acts = self.fsm.tick(now);
+            let wish = self.fsm.wants_master();
+            // A tick may have made us a candidate: recompute with our new wish.
+            let v = if wish != me.wants {
+                group::verdict(&self.status(), &siblings, self.cfg.members.unwrap_or(1), self.drained)
+            } else {
+                v
+            };
+            if v.why_not != self.last_why_not {
+                if self.in_group() || self.drained {
+                    if v.allow {
+                        info!("group: every member won its election: the host may be MASTER");
+                    } else if self.fsm.wants_master() || self.fsm.state() == State::Master {
+                        info!("group: host held BACKUP: {}", v.why_not);
+                    } else {
+                        debug!("group: host held BACKUP: {}", v.why_not);
+                    }
+                }
+                self.last_why_not = v.why_not.clone();
+            }
+            let why = if self.in_group() { format!("group: {}", v.why_not) } else { v.why_not.clone() };
+            acts.extend(self.fsm.verdict(now, v.allow, &why));
+            if acts.is_empty() {
+                break;
+            }
+            self.run_actions(now, acts);
+        }
+        self.announce();
     }
 
     fn run_actions(&mut self, now: Instant, acts: Vec<Action>) {
+        let mut transition = None;
         for a in acts {
             match a {
                 Action::SendAdvert { priority } => self.send_advert(priority),
-                Action::EnterMaster { reason } => self.enter_master(now, &reason),
-                Action::LeaveMaster { reason } => self.leave_master(&reason),
+                Action::EnterMaster { reason } => {
+                    self.enter_master(&reason);
+                    transition = Some((State::Backup, State::Master));
+                }
+                Action::LeaveMaster { reason } => {
+                    self.leave_master(&reason);
+                    transition = Some((State::Master, State::Backup));
+                }
             }
+        }
+        // After the MAC, the addresses and the advert: gratuitous ARP, the run dir, then the hook.
+        match transition {
+            Some((_, State::Master)) => {
+                self.garp_at = GARP_MASTER.iter().skip(1).map(|d| now + *d).collect();
+                self.garp_master();
+                self.save_state_logged();
+                self.queue_hook(now, State::Backup, State::Master);
+            }
+            Some((from, to)) => {
+                self.save_state_logged();
+                self.queue_hook(now, from, to);
+            }
+            None => {}
         }
     }
 
@@ -339,10 +510,10 @@ impl Daemon {
         }
     }
 
-    fn enter_master(&mut self, now: Instant, reason: &str) {
+    fn enter_master(&mut self, reason: &str) {
         if !self.cfg.no_vmac {
             let vmac = self.cfg.vmac();
-            self.change_mac(now, vmac);
+            self.change_mac(vmac);
         }
         for v in self.cfg.vips.clone() {
             if self.foreign_vips.contains(&v.addr) {
@@ -354,10 +525,6 @@ impl Daemon {
         }
         self.since_ms = unix_ms();
         info!("BACKUP -> MASTER: {reason}");
-        // The first burst goes out right after the first advert (run_actions sends it next); the timer
-        // loop sends it because its deadline is `now`.
-        self.garp_at = GARP_MASTER.iter().map(|d| now + *d).collect();
-        self.save_state_logged();
     }
 
     fn leave_master(&mut self, reason: &str) {
@@ -372,64 +539,39 @@ impl Daemon {
         }
         if self.mac != self.omac {
             let omac = self.omac;
-            self.change_mac(Instant::now(), omac);
+            self.change_mac(omac);
         }
         self.since_ms = unix_ms();
         info!("MASTER -> BACKUP: {reason}");
         // Tell the LAN our own addresses are back at our own MAC.
         if !self.cfg.no_vmac {
-            self.send_garps(self.omac, &self.own.clone());
+            let own = self.own.clone();
+            self.send_garps(self.omac, &own);
         }
-        self.save_state_logged();
     }
 
-    /// Changes the MAC in place; if the driver refuses a live change, down/set/up and re-install the
-    /// routes the kernel dropped.
-    fn change_mac(&mut self, now: Instant, mac: [u8; 6]) {
-        let live = if self.force_fallback {
-            Err(io::Error::from_raw_os_error(libc::EBUSY))
-        } else {
-            self.rtnl.set_mac(self.ifindex, mac)
-        };
-        match live {
-            Ok(()) => {
-                debug!("MAC {} set in place", fmt_mac(&mac));
-                self.mac = mac;
-            }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EOPNOTSUPP)) => {
-                match self.bounce_mac(now, mac) {
-                    Ok(n) => {
-                        self.mac = mac;
-                        info!(
-                            "driver refused a live MAC change ({e}): link taken down, MAC {} set, link up, {n} route(s) re-installed",
-                            fmt_mac(&mac)
-                        );
-                    }
-                    Err(e2) => error!("cannot set MAC {} even with the link down: {e2}", fmt_mac(&mac)),
+    fn change_mac(&mut self, mac: [u8; 6]) {
+        if self.force_fallback {
+            self.ignore_down_until = Some(Instant::now() + BOUNCE_GRACE);
+        }
+        match set_mac_any(&mut self.rtnl, self.ifindex, mac, self.force_fallback) {
+            Ok(how) => {
+                if how == "in place" {
+                    debug!("MAC {} set in place", fmt_mac(&mac));
+                } else {
+                    self.ignore_down_until = Some(Instant::now() + BOUNCE_GRACE);
+                    info!("MAC {} set {how}", fmt_mac(&mac));
                 }
+                self.mac = mac;
             }
             Err(e) => error!("cannot set MAC {}: {e}", fmt_mac(&mac)),
         }
     }
 
-    fn bounce_mac(&mut self, now: Instant, mac: [u8; 6]) -> io::Result<usize> {
-        let before = self.rtnl.routes(self.ifindex)?;
-        self.ignore_down_until = Some(now + BOUNCE_GRACE);
-        self.rtnl.set_up(self.ifindex, false)?;
-        let set = self.rtnl.set_mac(self.ifindex, mac);
-        self.rtnl.set_up(self.ifindex, true)?;
-        set?;
-        let after: Vec<String> = self.rtnl.routes(self.ifindex)?.iter().map(netlink::route_key).collect();
-        let mut n = 0;
-        for r in before.iter().filter(|r| !netlink::kernel_managed(r)) {
-            if !after.contains(&netlink::route_key(r)) {
-                match self.rtnl.add_route(r) {
-                    Ok(()) => n += 1,
-                    Err(e) => error!("cannot re-install a route after the MAC change: {e} ({r:?})"),
-                }
-            }
-        }
-        Ok(n)
+    fn garp_master(&mut self) {
+        let mut addrs = self.vip_addrs.clone();
+        addrs.extend(self.own.iter().copied());
+        self.send_garps(self.mac, &addrs);
     }
 
     fn send_garps(&mut self, mac: [u8; 6], addrs: &[Ipv4Addr]) {
@@ -444,16 +586,66 @@ impl Daemon {
         if self.garp_at.iter().any(|t| *t <= now) {
             self.garp_at.retain(|t| *t > now);
             if self.fsm.state() == State::Master {
-                let mut addrs = self.vip_addrs.clone();
-                addrs.extend(self.own.iter().copied());
-                self.send_garps(self.mac, &addrs);
+                self.garp_master();
             }
         }
         if self.ignore_down_until.is_some_and(|t| t <= now) {
             self.ignore_down_until = None;
             self.refresh_link(now);
         }
+        self.hooks.on_timer(now);
     }
+
+    // ----- hooks -----
+
+    fn queue_hook(&mut self, now: Instant, from: State, to: State) {
+        let script = match to {
+            State::Master => self.cfg.up_script.clone(),
+            _ => self.cfg.down_script.clone(),
+        };
+        let Some(script) = script else { return };
+        let vips: Vec<String> = self.cfg.vips.iter().map(|v| v.to_string()).collect();
+        let env = vec![
+            ("VRRP_STATE".to_string(), to.name().to_string()),
+            ("VRRP_PREV_STATE".into(), from.name().to_string()),
+            ("VRRP_IFACE".into(), self.cfg.ifname.clone()),
+            ("VRRP_VRID".into(), self.cfg.vrid.to_string()),
+            ("VRRP_PRIORITY".into(), self.fsm.priority().to_string()),
+            ("VRRP_VIPS".into(), vips.join(" ")),
+            ("VRRP_VMAC".into(), fmt_mac(&self.cfg.vmac())),
+            ("VRRP_REASON".into(), self.fsm.reason().to_string()),
+        ];
+        let job = Job { script, state: to.name().to_string(), ifname: self.cfg.ifname.clone(), vrid: self.cfg.vrid, env };
+        if self.hooks.request(job, now) {
+            self.register_hook_fd();
+        }
+    }
+
+    fn register_hook_fd(&mut self) {
+        if let Some(fd) = self.hooks.output_fd() {
+            match self.poll.registry().register(&mut SourceFd(&fd), T_HOOK, Interest::READABLE) {
+                Ok(()) => self.hook_fd_registered = Some(fd),
+                Err(e) => warn!("cannot watch the hook's output: {e}"),
+            }
+        }
+    }
+
+    fn deregister_hook_fd(&mut self) {
+        if let Some(fd) = self.hook_fd_registered.take() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
+    }
+
+    fn on_sigchld(&mut self) {
+        // Reaping closes the output descriptor: stop watching it first, watch again if still running.
+        self.deregister_hook_fd();
+        let (finished, new) = self.hooks.reap(Instant::now());
+        if new || !finished {
+            self.register_hook_fd();
+        }
+    }
+
+    // ----- VRRP packets -----
 
     fn on_vrrp_readable(&mut self) {
         loop {
@@ -488,14 +680,17 @@ impl Daemon {
                     if !self.link_up {
                         continue;
                     }
-                    let before = self.fsm.state();
                     let acts = self.fsm.advert(now, r.src, r.advert.priority);
-                    self.execute(now, acts);
-                    if before != self.fsm.state() {
-                        self.save_state_logged();
-                    }
+                    self.run_actions(now, acts);
+                    // React at once: a higher master heard here must release every member now.
+                    self.settle(now);
                 }
-                Err(kind) => self.count_drop(now, kind, &self.recv_buf[..len.min(20)].to_vec()),
+                Err(kind) => {
+                    let mut head = [0u8; 16];
+                    let k = len.min(16);
+                    head[..k].copy_from_slice(&self.recv_buf[..k]);
+                    self.count_drop(now, kind, &head[..k]);
+                }
             }
         }
     }
@@ -508,7 +703,8 @@ impl Daemon {
             log.suppressed += 1;
             return;
         }
-        let more = if log.suppressed > 0 { format!(" ({} more of this kind since the last report)", log.suppressed) } else { String::new() };
+        let more =
+            if log.suppressed > 0 { format!(" ({} more of this kind since the last report)", log.suppressed) } else { String::new() };
         log.last = Some(now);
         log.suppressed = 0;
         if kind == DropKind::OtherVrid {
@@ -517,6 +713,8 @@ impl Daemon {
             warn!("dropped a packet from {src}: {}{more}", kind.describe());
         }
     }
+
+    // ----- link and addresses -----
 
     fn on_netlink(&mut self) -> Option<Exit> {
         let evs = match self.events.drain(self.ifindex) {
@@ -535,9 +733,12 @@ impl Daemon {
                     error!("the interface was deleted: stopping");
                     self.garp_at.clear();
                     self.link_up = false;
-                    let _ = self.fsm.shutdown(now, "interface deleted");
+                    let acts = self.fsm.shutdown(now, "interface deleted");
+                    drop(acts); // nothing left to send on or to give back
                     self.since_ms = unix_ms();
+                    self.say_bye("interface deleted");
                     let _ = rundir::remove_member(&self.cfg.rundir, &self.cfg.ifname);
+                    let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname));
                     return Some(Exit::InterfaceGone);
                 }
                 Event::Link(_) => link_changed = true,
@@ -575,11 +776,11 @@ impl Daemon {
         if up {
             info!("link is up: rejoining the election (listening for a master first)");
             let acts = self.fsm.restart(now);
-            self.execute(now, acts);
+            self.run_actions(now, acts);
         } else {
             warn!("link is down{}", if self.fsm.state() == State::Master { ": leaving MASTER" } else { "" });
-            self.settle(now);
         }
+        self.settle(now);
         self.since_ms = unix_ms();
         self.save_state_logged();
     }
@@ -617,6 +818,8 @@ impl Daemon {
         }
     }
 
+    // ----- signals -----
+
     fn on_signals(&mut self) -> Option<Exit> {
         let sigs: Vec<i32> = self.signals.pending().collect();
         for s in sigs {
@@ -626,8 +829,13 @@ impl Daemon {
                     self.shutdown(&format!("stopped by {name}"));
                     return Some(Exit::Signal);
                 }
-                SIGTTIN => self.change_priority(false),
-                SIGTTOU => self.change_priority(true),
+                SIGTTIN => {
+                    let _ = self.change_priority(false);
+                }
+                SIGTTOU => {
+                    let _ = self.change_priority(true);
+                }
+                SIGCHLD => self.on_sigchld(),
                 SIGHUP => info!("SIGHUP ignored (restart vrrpd to change its configuration)"),
                 _ => {}
             }
@@ -635,12 +843,13 @@ impl Daemon {
         None
     }
 
-    /// SIGTTIN / SIGTTOU: priority −10 / +10, or to the -z / -x value; kept within 1–254.
-    fn change_priority(&mut self, increase: bool) {
+    /// Priority −10 / +10, or the -z / -x value; kept within 1–254. Returns the new priority.
+    fn change_priority(&mut self, increase: bool) -> Result<u8, String> {
         let cur = self.fsm.priority();
         if cur == 255 {
-            warn!("priority change ignored: this router owns the addresses (priority 255)");
-            return;
+            let msg = "priority change refused: this router owns the addresses (priority 255)".to_string();
+            warn!("{msg}");
+            return Err(msg);
         }
         let new = if increase {
             self.cfg.increase_to.unwrap_or_else(|| cur.saturating_add(10).min(254))
@@ -652,23 +861,423 @@ impl Daemon {
             self.fsm.set_priority(new);
             self.save_state_logged();
         }
+        Ok(new)
     }
 
-    /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC.
+    // ----- control sockets: siblings and atropos -----
+
+    fn add_conn(&mut self, mut stream: UnixStream, role: Role) -> Option<usize> {
+        if self.conns.len() >= MAX_CONNS {
+            warn!("too many control connections: refusing one");
+            return None;
+        }
+        let t = self.next_conn;
+        self.next_conn += 1;
+        if let Err(e) = self.poll.registry().register(&mut stream, Token(t), Interest::READABLE) {
+            warn!("cannot watch a control connection: {e}");
+            return None;
+        }
+        self.conns.insert(t, Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false });
+        Some(t)
+    }
+
+    /// At start: connect to every member already running in the run dir.
+    fn connect_siblings(&mut self) {
+        for (ifname, path) in rundir::sibling_sockets(&self.cfg.rundir, &self.cfg.ifname) {
+            match std::os::unix::net::UnixStream::connect(&path) {
+                Ok(s) => {
+                    if s.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let stream = UnixStream::from_std(s);
+                    if let Some(t) = self.add_conn(stream, Role::Member { status: None, bye: false }) {
+                        let hello = control::status_msg("HELLO", &self.status()).encode();
+                        self.send_to(t, &hello);
+                        debug!("connected to member {ifname}");
+                    }
+                }
+                Err(e) => debug!("member socket {} not answering ({e}): not running", path.display()),
+            }
+        }
+    }
+
+    fn on_accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let uid = proc::peer_uid(stream.as_raw_fd());
+                    // Root only (or, for a vrrpd run by another user in a test, that same user).
+                    let allowed = matches!(uid, Ok(u) if u == 0 || u == proc::euid());
+                    if !allowed {
+                        let mut s = stream;
+                        let _ = s.write_all(b"ERR\tmsg=atropos must be run as root\n");
+                        warn!("refused a control connection from uid {}", uid.map(|u| u.to_string()).unwrap_or("?".into()));
+                        continue;
+                    }
+                    self.add_conn(stream, Role::Unknown);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn send_to(&mut self, t: usize, text: &str) {
+        let Some(c) = self.conns.get_mut(&t) else { return };
+        c.wbuf.extend_from_slice(text.as_bytes());
+        if c.wbuf.len() > MAX_PENDING_OUT {
+            warn!("a control peer does not read its messages: disconnecting it");
+            self.close_conn(t);
+            return;
+        }
+        self.flush_conn(t);
+    }
+
+    fn flush_conn(&mut self, t: usize) {
+        let Some(c) = self.conns.get_mut(&t) else { return };
+        while !c.wbuf.is_empty() {
+            match c.stream.write(&c.wbuf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    c.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    c.wbuf.clear();
+                    break;
+                }
+            }
+        }
+        let want_w = !c.wbuf.is_empty();
+        if want_w != c.writable_registered {
+            let interest = if want_w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = self.poll.registry().reregister(&mut c.stream, Token(t), interest);
+            c.writable_registered = want_w;
+        }
+    }
+
+    fn on_conn(&mut self, t: usize, readable: bool, writable: bool) {
+        if writable {
+            self.flush_conn(t);
+        }
+        if !readable {
+            return;
+        }
+        let mut closed = false;
+        let mut lines = Vec::new();
+        if let Some(c) = self.conns.get_mut(&t) {
+            let mut buf = [0u8; 2048];
+            loop {
+                match c.stream.read(&mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => c.rbuf.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            match control::take_lines(&mut c.rbuf) {
+                Ok(l) => lines = l,
+                Err(e) => {
+                    warn!("control connection: {e}: disconnecting it");
+                    closed = true;
+                }
+            }
+        }
+        for line in lines {
+            self.on_line(t, &line);
+        }
+        if closed {
+            self.close_conn(t);
+        }
+    }
+
+    fn on_line(&mut self, t: usize, line: &str) {
+        let msg = match Message::decode(line) {
+            Ok(m) => m,
+            Err(e) => {
+                self.send_to(t, &Message::new("ERR").with("msg", &e).encode());
+                return;
+            }
+        };
+        let role_is_member = matches!(self.conns.get(&t).map(|c| &c.role), Some(Role::Member { .. }));
+        match msg.verb.as_str() {
+            "HELLO" | "STATUS" => {
+                if !self.in_group() {
+                    self.send_to(t, &Message::new("ERR").with("msg", "this vrrpd runs alone (no -M)").encode());
+                    return;
+                }
+                let status = match control::parse_status(&msg) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        warn!("malformed message from a member: {e}");
+                        return;
+                    }
+                };
+                if status.ifname == self.cfg.ifname {
+                    warn!("a second vrrpd claims interface {}: ignored", status.ifname);
+                    return;
+                }
+                let new = !self.siblings().iter().any(|s| s.ifname == status.ifname);
+                if new {
+                    info!(
+                        "group: member {} (vrid {}, pid {}) is present, {}",
+                        status.ifname,
+                        status.vrid,
+                        status.pid,
+                        status.state
+                    );
+                }
+                let answer_hello = msg.verb == "HELLO" && !role_is_member;
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.role = Role::Member { status: Some(status), bye: false };
+                }
+                if answer_hello {
+                    let hello = control::status_msg("HELLO", &self.status()).encode();
+                    self.send_to(t, &hello);
+                }
+            }
+            "BYE" => {
+                if let Some(Conn { role: Role::Member { bye, .. }, .. }) = self.conns.get_mut(&t) {
+                    *bye = true;
+                }
+            }
+            verb => {
+                if role_is_member {
+                    warn!("unexpected {verb} from a member: ignored");
+                    return;
+                }
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.role = Role::Client;
+                }
+                let answer = self.on_request(verb);
+                self.send_to(t, &answer.encode());
+            }
+        }
+    }
+
+    fn on_request(&mut self, verb: &str) -> Message {
+        let now = Instant::now();
+        match Request::from_verb(verb) {
+            None => Message::new("ERR").with("msg", format!("unknown request {verb}")),
+            Some(Request::Get) => self.info(),
+            Some(Request::Drain) => {
+                if !self.drained {
+                    info!("drain requested by atropos: host held BACKUP until atropos --resume");
+                }
+                self.drained = true;
+                self.settle(now);
+                Message::new("OK").with("state", self.fsm.state().name())
+            }
+            Some(Request::Resume) => {
+                if self.drained {
+                    info!("drain ended by atropos --resume: the election decides again");
+                }
+                self.drained = false;
+                self.settle(now);
+                Message::new("OK").with("state", self.fsm.state().name())
+            }
+            Some(r @ (Request::Reduce | Request::Increase)) => match self.change_priority(r == Request::Increase) {
+                Ok(p) => Message::new("OK").with("prio", p),
+                Err(e) => Message::new("ERR").with("msg", e),
+            },
+        }
+    }
+
+    /// Everything atropos shows about this member.
+    fn info(&self) -> Message {
+        let drops: Vec<String> = DropKind::ALL
+            .iter()
+            .filter(|k| self.counters.drops[k.index()] > 0)
+            .map(|k| format!("{}:{}", k.name(), self.counters.drops[k.index()]))
+            .collect();
+        let heard = self.fsm.heard();
+        let siblings = self.siblings();
+        let v = group::verdict(&self.status(), &siblings, self.cfg.members.unwrap_or(1), self.drained);
+        Message::new("INFO")
+            .with("if", &self.cfg.ifname)
+            .with("vrid", self.cfg.vrid)
+            .with("pid", std::process::id())
+            .with("state", self.fsm.state().name())
+            .with("wants", u8::from(self.fsm.wants_master()))
+            .with("prio", self.fsm.priority())
+            .with("cfgprio", self.cfg.priority)
+            .with("preempt", u8::from(self.cfg.preempt))
+            .with("int", self.cfg.adver_int)
+            .with("mac", fmt_mac(&self.mac))
+            .with("omac", fmt_mac(&self.omac))
+            .with("vmac", u8::from(!self.cfg.no_vmac))
+            .with("vips", self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+            .with("link", if self.link_up { "up" } else { "down" })
+            .with("heard", heard.map(|h| h.src.to_string()).unwrap_or_else(|| "-".into()))
+            .with("heard_prio", heard.map(|h| h.priority.to_string()).unwrap_or_else(|| "-".into()))
+            .with("heard_ago_ms", heard.map(|h| h.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()))
+            .with("since", self.since_ms)
+            .with("reason", self.fsm.reason())
+            .with("sent", self.counters.sent)
+            .with("recv", self.counters.received)
+            .with("drops", drops.join(","))
+            .with("members", self.cfg.members.unwrap_or(0))
+            .with("present", 1 + siblings.len())
+            .with("siblings", siblings.iter().map(|s| s.ifname.clone()).collect::<Vec<_>>().join(","))
+            .with("drained", u8::from(self.drained))
+            .with("held", &v.why_not)
+    }
+
+    fn close_conn(&mut self, t: usize) {
+        let Some(mut c) = self.conns.remove(&t) else { return };
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        if let Role::Member { status: Some(s), bye } = c.role {
+            // Still present through another connection?
+            if self.siblings().iter().any(|x| x.ifname == s.ifname) {
+                return;
+            }
+            if bye {
+                info!("group: member {} (pid {}) stopped", s.ifname, s.pid);
+            } else {
+                warn!("group: member {} (vrid {}, pid {}) died", s.ifname, s.vrid, s.pid);
+                // The survivor with the smallest interface name cleans the dead member's link.
+                let me_first = self.siblings().iter().all(|x| x.ifname > self.cfg.ifname);
+                if me_first {
+                    self.clean_dead_member(&s.ifname);
+                }
+            }
+            let now = Instant::now();
+            self.settle(now);
+        }
+    }
+
+    /// Gives a dead member's interface back: original MAC, no virtual address, priority 0 for its vrid.
+    fn clean_dead_member(&mut self, ifname: &str) {
+        let record = match rundir::read_state(&self.cfg.rundir) {
+            Ok(all) => all.into_iter().find(|m| m.ifname == ifname),
+            Err(e) => {
+                error!("cannot read the state file to clean {ifname}: {e}");
+                return;
+            }
+        };
+        let Some(rec) = record else {
+            warn!("no record of {ifname} in the state file: nothing to clean");
+            return;
+        };
+        let Some(idx) = raw::ifindex(ifname) else {
+            warn!("{ifname} no longer exists: nothing to clean");
+            return;
+        };
+        let was_master = rec.state == "MASTER";
+        // Priority 0 first, so that the peer takes that LAN over in Skew_Time.
+        if was_master {
+            let auth = if rec.auth_type == 0 {
+                Some(Auth::None)
+            } else if self.cfg.auth.type_code() == rec.auth_type {
+                Some(self.cfg.auth.clone())
+            } else {
+                None
+            };
+            let src = self.rtnl.addrs(idx).ok().and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()));
+            match (auth, src) {
+                (Some(auth), Some(src)) => {
+                    let adv = Advert::new(rec.vrid, 0, rec.adver_int.max(1), &auth, rec.vips.iter().map(|v| v.addr).collect());
+                    match VrrpSocket::open(ifname, idx, src).and_then(|s| s.send(&adv.encode())) {
+                        Ok(()) => info!("sent priority 0 for vrid {} on {ifname} for the dead member", rec.vrid),
+                        Err(e) => warn!("cannot send priority 0 on {ifname}: {e}"),
+                    }
+                }
+                _ => warn!("cannot send priority 0 on {ifname} (unknown password or no address)"),
+            }
+        }
+        if let Ok(addrs) = self.rtnl.addrs(idx) {
+            let label = vip_label(ifname, rec.vrid);
+            for a in addrs {
+                if (label.is_some() && a.label == label) || rec.vips.iter().any(|v| v.addr == a.addr && a.label.as_deref() != Some(ifname)) {
+                    match self.rtnl.del_addr(idx, a.addr, a.prefix) {
+                        Ok(()) => info!("removed virtual address {}/{} from {ifname} (dead member)", a.addr, a.prefix),
+                        Err(e) => warn!("cannot remove {} from {ifname}: {e}", a.addr),
+                    }
+                }
+            }
+        }
+        if let (Some(omac), Ok(link)) = (rec.omac, self.rtnl.link(idx))
+            && link.mac != Some(omac)
+        {
+            match set_mac_any(&mut self.rtnl, idx, omac, false) {
+                Ok(how) => info!("restored {ifname}'s original MAC {} {how} (dead member)", fmt_mac(&omac)),
+                Err(e) => error!("cannot restore {ifname}'s original MAC: {e}"),
+            }
+        }
+        let mut dead = rec;
+        dead.state = "DEAD".into();
+        dead.mac = dead.omac;
+        dead.since_ms = unix_ms();
+        dead.reason = format!("process died; link cleaned by {}", self.cfg.ifname);
+        if let Err(e) = rundir::put_member(&self.cfg.rundir, &dead) {
+            warn!("cannot update the state file: {e}");
+        }
+    }
+
+    /// Tells the siblings our status when it changed.
+    fn announce(&mut self) {
+        if !self.in_group() {
+            return;
+        }
+        let st = self.status();
+        if self.announced.as_ref() == Some(&st) {
+            return;
+        }
+        let line = control::status_msg("STATUS", &st).encode();
+        let members: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect();
+        for t in members {
+            self.send_to(t, &line);
+        }
+        self.announced = Some(st);
+    }
+
+    fn say_bye(&mut self, why: &str) {
+        let line = Message::new("BYE").with("if", &self.cfg.ifname).with("reason", why).encode();
+        let members: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect();
+        for t in members {
+            self.send_to(t, &line);
+        }
+    }
+
+    /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC, then the hook.
     pub fn shutdown(&mut self, why: &str) {
         let now = Instant::now();
+        self.say_bye(why);
         let acts = self.fsm.shutdown(now, why);
         self.run_actions(now, acts);
-        info!("{why}: exiting");
+        let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname));
         // Keep the record (and so the original MAC) if the MAC could not be given back.
         let res = if self.mac == self.omac {
             rundir::remove_member(&self.cfg.rundir, &self.cfg.ifname)
         } else {
-            error!("the interface still carries {}; the original MAC {} stays recorded in the run dir", fmt_mac(&self.mac), fmt_mac(&self.omac));
+            error!(
+                "the interface still carries {}; the original MAC {} stays recorded in the run dir",
+                fmt_mac(&self.mac),
+                fmt_mac(&self.omac)
+            );
             self.save_state()
         };
         if let Err(e) = res {
             warn!("cannot update the state file: {e}");
         }
+        if self.hooks.busy() {
+            self.deregister_hook_fd();
+            self.hooks.finish_blocking();
+        }
+        info!("{why}: exiting");
     }
 }

@@ -10,3 +10,6 @@ pub mod arp;
 pub mod sys;
 pub mod daemon;
 pub mod rundir;
+pub mod control;
+pub mod group;
+pub mod hooks;

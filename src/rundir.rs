@@ -15,6 +15,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state";
+pub const DRAIN_FILE: &str = "drain";
 const LOCK_FILE: &str = "state.lock";
 
 pub fn pid_path(dir: &Path, ifname: &str) -> PathBuf {
@@ -23,6 +24,32 @@ pub fn pid_path(dir: &Path, ifname: &str) -> PathBuf {
 
 pub fn sock_path(dir: &Path, ifname: &str) -> PathBuf {
     dir.join(format!("vrrpd_{ifname}.sock"))
+}
+
+pub fn drain_path(dir: &Path) -> PathBuf {
+    dir.join(DRAIN_FILE)
+}
+
+/// True while `atropos --backup` holds the host in BACKUP.
+pub fn drained(dir: &Path) -> bool {
+    drain_path(dir).exists()
+}
+
+/// Sockets of the other members: `vrrpd_<ifname>.sock` files, ours excluded.
+pub fn sibling_sockets(dir: &Path, me: &str) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(ifname) = name.strip_prefix("vrrpd_").and_then(|n| n.strip_suffix(".sock"))
+                && ifname != me
+            {
+                out.push((ifname.to_string(), e.path()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Creates the run dir (mode 0700) if missing; refuses one that others can write.
@@ -76,6 +103,10 @@ pub struct Member {
     /// Expected group size (-M), 0 when alone.
     pub members: u32,
     pub link_up: bool,
+    /// Advertisement interval (s) and authentication type (0 none, 1 password): what a survivor needs
+    /// to send priority 0 on a dead member's link.
+    pub adver_int: u8,
+    pub auth_type: u8,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
@@ -90,7 +121,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tsince={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tint={}\tauth={}\tsince={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -102,6 +133,8 @@ impl Member {
             vips.join(","),
             self.members,
             if self.link_up { "up" } else { "down" },
+            self.adver_int,
+            self.auth_type,
             self.since_ms,
             clean(&self.reason),
         )
@@ -137,6 +170,8 @@ impl Member {
                 }
                 "members" => m.members = v.parse().ok()?,
                 "link" => m.link_up = v == "up",
+                "int" => m.adver_int = v.parse().ok()?,
+                "auth" => m.auth_type = v.parse().ok()?,
                 "since" => m.since_ms = v.parse().ok()?,
                 "reason" => m.reason = v.to_string(),
                 _ => {}
@@ -225,6 +260,8 @@ mod tests {
             vips: vec![Vip { addr: Ipv4Addr::new(10, 0, 0, 1), prefix: 32 }, Vip { addr: Ipv4Addr::new(10, 0, 1, 1), prefix: 24 }],
             members: 2,
             link_up: true,
+            adver_int: 1,
+            auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),
         }

@@ -11,6 +11,11 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 pub fn pid() -> u32 {
     std::process::id()
 }
@@ -194,3 +199,42 @@ pub fn check_script(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+
+/// A pipe whose read end is non-blocking (for a child's output); both ends close-on-exec.
+pub fn pipe_nonblocking_read() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors owned here only; fcntl on a valid descriptor.
+    unsafe {
+        let fl = libc::fcntl(fds[0], libc::F_GETFL);
+        libc::fcntl(fds[0], libc::F_SETFL, fl | libc::O_NONBLOCK);
+        Ok((File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])))
+    }
+}
+
+/// Sends a signal to a whole process group.
+pub fn kill_group(pgid: u32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain killpg(2).
+    if unsafe { libc::killpg(pgid as libc::pid_t, sig) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// The uid of the process at the other end of a Unix socket.
+pub fn peer_uid(fd: std::os::fd::RawFd) -> io::Result<u32> {
+    // SAFETY: ucred is plain data; getsockopt writes at most `len` bytes into it.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+    };
+    if rc == 0 { Ok(cred.uid) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Waits until `fd` is readable or the timeout passes (fd −1: just waits). Used only at exit.
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd; a negative fd is ignored by poll(2).
+    unsafe { libc::poll(&mut p, 1, timeout.as_millis() as libc::c_int) };
+}

@@ -1,0 +1,125 @@
+//! Host-wide rules of a `-M n` group (pure): the host is MASTER on every interface or on none.
+//!
+//! Every member computes the same verdict from the same facts (its own status and the statuses its
+//! siblings broadcast), so the members flip together without a leader.
+
+use crate::fsm::State;
+
+/// What a member tells its siblings (and atropos) about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub ifname: String,
+    pub vrid: u8,
+    pub pid: u32,
+    pub state: State,
+    /// Won its own LAN's election (candidate or master).
+    pub wants: bool,
+    pub link_up: bool,
+    pub prio: u8,
+}
+
+/// The group's verdict for this member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub allow: bool,
+    /// Why the host may not be master (empty when allowed).
+    pub why_not: String,
+    /// Another member has won its election (lets a member whose master went silent follow).
+    pub sibling_won: bool,
+}
+
+/// `expected`: the -M value. `drained`: `atropos --backup` is in force.
+pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -> Verdict {
+    let sibling_won = siblings.iter().any(|s| s.wants && s.link_up);
+    let refuse = |why: String| Verdict { allow: false, why_not: why, sibling_won };
+    if drained {
+        return refuse("host drained by atropos --backup".into());
+    }
+    let present = 1 + siblings.len() as u32;
+    if present < expected {
+        return refuse(format!("only {present} of {expected} vrrpd processes of this host are running"));
+    }
+    let all = std::iter::once(me).chain(siblings.iter());
+    if let Some(down) = all.clone().find(|s| !s.link_up) {
+        return refuse(format!("{} link down", down.ifname));
+    }
+    if let Some(lost) = all.clone().find(|s| !s.wants) {
+        let what = if lost.ifname == me.ifname {
+            "lost its election".to_string()
+        } else {
+            "has not won its election".to_string()
+        };
+        return refuse(format!("{} (vrid {}) {what}", lost.ifname, lost.vrid));
+    }
+    Verdict { allow: true, why_not: String::new(), sibling_won }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(ifname: &str, wants: bool, link_up: bool) -> Status {
+        Status {
+            ifname: ifname.into(),
+            vrid: 51,
+            pid: 1,
+            state: if wants { State::Master } else { State::Backup },
+            wants,
+            link_up,
+            prio: 100,
+        }
+    }
+
+    #[test]
+    fn master_only_when_every_member_won() {
+        let me = st("eth0", true, true);
+        assert!(verdict(&me, &[st("eth1", true, true)], 2, false).allow);
+        let v = verdict(&me, &[st("eth1", false, true)], 2, false);
+        assert!(!v.allow);
+        assert!(v.why_not.contains("eth1"), "{}", v.why_not);
+        assert!(!v.sibling_won);
+    }
+
+    #[test]
+    fn missing_members_hold_the_host_backup() {
+        let me = st("eth0", true, true);
+        let v = verdict(&me, &[], 2, false);
+        assert!(!v.allow);
+        assert_eq!(v.why_not, "only 1 of 2 vrrpd processes of this host are running");
+        let eight: Vec<_> = (1..8).map(|i| st(&format!("eth{i}"), true, true)).collect();
+        assert!(verdict(&me, &eight, 8, false).allow);
+        assert!(!verdict(&me, &eight[..6], 8, false).allow);
+    }
+
+    #[test]
+    fn a_link_down_anywhere_holds_the_host_backup() {
+        let me = st("eth0", true, true);
+        let v = verdict(&me, &[st("eth1", true, false)], 2, false);
+        assert!(!v.allow);
+        assert_eq!(v.why_not, "eth1 link down");
+        assert!(!v.sibling_won, "a member without link does not count as a winner");
+        let v = verdict(&st("eth0", true, false), &[st("eth1", true, true)], 2, false);
+        assert_eq!(v.why_not, "eth0 link down");
+    }
+
+    #[test]
+    fn drain_wins_over_everything() {
+        let v = verdict(&st("eth0", true, true), &[st("eth1", true, true)], 2, true);
+        assert!(!v.allow);
+        assert!(v.why_not.contains("drained"));
+    }
+
+    #[test]
+    fn sibling_won_lets_a_silent_lan_follow() {
+        let v = verdict(&st("eth1", false, true), &[st("eth0", true, true)], 2, false);
+        assert!(!v.allow);
+        assert!(v.sibling_won);
+        assert!(v.why_not.contains("eth1 (vrid 51) lost its election"), "{}", v.why_not);
+    }
+
+    #[test]
+    fn alone_group_of_one() {
+        assert!(verdict(&st("eth0", true, true), &[], 1, false).allow);
+        assert!(!verdict(&st("eth0", false, true), &[], 1, false).allow);
+    }
+}
