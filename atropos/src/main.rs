@@ -1,12 +1,626 @@
-//! atropos: shows and steers the vrrpd processes of a host (full commands come with the atropos issue).
+//! atropos: shows and steers the vrrpd processes of a host through their Unix sockets in the run dir.
+//!
+//! Exit statuses follow the monitoring plugin convention for `--state`: 0 OK, 1 WARNING, 2 CRITICAL,
+//! 3 UNKNOWN. The other commands exit 0 on success, 1 when a member did not confirm, 2 on a usage error,
+//! 3 when nothing can be reached.
 
-fn main() {
-    let arg = std::env::args().nth(1).unwrap_or_default();
-    match arg.as_str() {
-        "-V" | "--version" => println!("atropos {}", env!("CARGO_PKG_VERSION")),
-        _ => {
-            eprintln!("atropos: only --version is available in this version");
-            std::process::exit(2);
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vrrpd::control::{Message, Request};
+use vrrpd::rundir::{self, Member};
+use vrrpd::sys::proc;
+
+const OK: u8 = 0;
+const WARNING: u8 = 1;
+const CRITICAL: u8 = 2;
+const UNKNOWN: u8 = 3;
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cmd {
+    State,
+    Backup,
+    Resume,
+    Reduce,
+    Increase,
+    Help,
+    Version,
+}
+
+#[derive(Debug)]
+struct Args {
+    cmd: Cmd,
+    json: bool,
+    rundir: PathBuf,
+}
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optflag("s", "state", "show the host's state and every vrrpd (monitoring exit codes)");
+    o.optflag("j", "json", "with --state: one JSON document");
+    o.optflag("b", "backup", "maintenance drain: the whole host goes BACKUP and stays there");
+    o.optflag("r", "resume", "end the drain: the election decides again");
+    o.optflag("z", "reduce", "priority -10 (or the vrrpd -z value) on every vrrpd");
+    o.optflag("x", "increase", "priority +10 (or the vrrpd -x value) on every vrrpd");
+    o.optopt("f", "rundir", "vrrpd's run directory (default /run/vrrpd)", "RUNDIR");
+    o.optflag("h", "help", "print this help");
+    o.optflag("V", "version", "print the version");
+    o
+}
+
+fn usage() -> String {
+    options().usage(
+        "Usage: atropos [-f RUNDIR] COMMAND\n\n\
+         Shows and steers the vrrpd processes of this host.\n\
+         Commands: --state (-s) [--json], --backup (-b), --resume (-r), --reduce (-z), --increase (-x),\n\
+         --help (-h), --version (-V). The original's -state and -backup are accepted.\n\
+         --state exits 0 OK, 1 WARNING (drained, priority changed), 2 CRITICAL (members disagree, missing,\n\
+         dead, link down), 3 UNKNOWN (no vrrpd, no run dir, not root).",
+    )
+}
+
+fn parse_args(raw: Vec<String>) -> Result<Args, String> {
+    // The original atropos took single-dash long words.
+    let raw: Vec<String> = raw
+        .into_iter()
+        .map(|a| match a.as_str() {
+            "-state" | "-backup" | "-resume" | "-reduce" | "-increase" | "-help" | "-json" | "-version" => format!("-{a}"),
+            _ => a,
+        })
+        .collect();
+    let m = options().parse(&raw).map_err(|e| format!("{e} (see atropos --help)"))?;
+    if !m.free.is_empty() {
+        return Err(format!("unexpected argument {:?} (see atropos --help)", m.free[0]));
+    }
+    let mut cmds = Vec::new();
+    for (o, c) in [
+        ("state", Cmd::State),
+        ("backup", Cmd::Backup),
+        ("resume", Cmd::Resume),
+        ("reduce", Cmd::Reduce),
+        ("increase", Cmd::Increase),
+        ("help", Cmd::Help),
+        ("version", Cmd::Version),
+    ] {
+        if m.opt_present(o) {
+            cmds.push(c);
         }
+    }
+    let cmd = match cmds.as_slice() {
+        [] if m.opt_present("json") => Cmd::State,
+        [] => return Err("no command given (see atropos --help)".into()),
+        [c] => *c,
+        [Cmd::Help, ..] | [.., Cmd::Help] => Cmd::Help,
+        _ => return Err("give one command at a time".into()),
+    };
+    if m.opt_present("json") && cmd != Cmd::State {
+        return Err("--json goes with --state".into());
+    }
+    let rundir = PathBuf::from(m.opt_str("f").unwrap_or_else(|| vrrpd::cli::DEFAULT_RUNDIR.into()));
+    Ok(Args { cmd, json: m.opt_present("json"), rundir })
+}
+
+/// One request to one member, with a timeout on connect, write and read.
+fn ask(path: &Path, req: Request) -> Result<Message, String> {
+    let mut s = UnixStream::connect(path).map_err(|e| format!("not answering ({e})"))?;
+    s.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(ANSWER_TIMEOUT)).map_err(|e| e.to_string())?;
+    s.write_all(format!("{}\n", req.verb()).as_bytes()).map_err(|e| format!("not answering ({e})"))?;
+    let mut line = String::new();
+    match BufReader::new(s).read_line(&mut line) {
+        Ok(0) => return Err("closed without an answer".into()),
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            return Err("no answer within 1 s".into());
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    let m = Message::decode(line.trim_end()).map_err(|e| format!("bad answer: {e}"))?;
+    if m.verb == "ERR" {
+        return Err(m.get("msg").unwrap_or("error").to_string());
+    }
+    Ok(m)
+}
+
+/// A member as atropos sees it: its record in the state file and/or its answer.
+struct Seen {
+    ifname: String,
+    record: Option<Member>,
+    answer: Result<Message, String>,
+}
+
+/// Asks every member in parallel (a hung member costs one timeout, not one per member).
+fn survey(dir: &Path, req: Request) -> Vec<Seen> {
+    let records = rundir::read_state(dir).unwrap_or_default();
+    let mut names: Vec<String> = records.iter().map(|m| m.ifname.clone()).collect();
+    for (ifname, _) in rundir::sibling_sockets(dir, "") {
+        if !names.contains(&ifname) {
+            names.push(ifname);
+        }
+    }
+    names.sort();
+    names.dedup();
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let path = rundir::sock_path(dir, n);
+                sc.spawn(move || ask(&path, req))
+            })
+            .collect();
+        names
+            .iter()
+            .zip(handles)
+            .map(|(n, h)| Seen {
+                ifname: n.clone(),
+                record: records.iter().find(|r| &r.ifname == n).cloned(),
+                answer: h.join().unwrap_or_else(|_| Err("internal error".into())),
+            })
+            .collect()
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn fmt_since(ms: u64) -> String {
+    if ms == 0 {
+        return "-".into();
+    }
+    let ago = now_ms().saturating_sub(ms) / 1000;
+    let (d, h, m, s) = (ago / 86_400, ago / 3600 % 24, ago / 60 % 60, ago % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h ago")
+    } else if h > 0 {
+        format!("{h}h{m:02}m ago")
+    } else if m > 0 {
+        format!("{m}m{s:02}s ago")
+    } else {
+        format!("{s}s ago")
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+struct Row {
+    ifname: String,
+    vrid: String,
+    state: String,
+    prio: String,
+    cfgprio: String,
+    mac: String,
+    vips: String,
+    heard: String,
+    heard_prio: String,
+    since_ms: u64,
+    reason: String,
+    pid: String,
+    sent: String,
+    recv: String,
+    drops: String,
+    link: String,
+    problem: Option<String>,
+}
+
+fn row(seen: &Seen) -> Row {
+    let rec = seen.record.as_ref();
+    match &seen.answer {
+        Ok(m) => {
+            let g = |k: &str| m.get(k).unwrap_or("-").to_string();
+            Row {
+                ifname: seen.ifname.clone(),
+                vrid: g("vrid"),
+                state: g("state"),
+                prio: g("prio"),
+                cfgprio: g("cfgprio"),
+                mac: g("mac"),
+                vips: g("vips"),
+                heard: g("heard"),
+                heard_prio: g("heard_prio"),
+                since_ms: m.get("since").and_then(|s| s.parse().ok()).unwrap_or(0),
+                reason: g("reason"),
+                pid: g("pid"),
+                sent: g("sent"),
+                recv: g("recv"),
+                drops: m.get("drops").filter(|d| !d.is_empty()).unwrap_or("-").to_string(),
+                link: g("link"),
+                problem: None,
+            }
+        }
+        Err(e) => {
+            let dead = rec.is_some_and(|r| r.state == "DEAD" || !proc::alive(r.pid));
+            Row {
+                ifname: seen.ifname.clone(),
+                vrid: rec.map(|r| r.vrid.to_string()).unwrap_or("-".into()),
+                state: if dead { "DEAD".into() } else { "NO ANSWER".into() },
+                prio: rec.map(|r| r.prio.to_string()).unwrap_or("-".into()),
+                cfgprio: rec.map(|r| r.cfg_prio.to_string()).unwrap_or("-".into()),
+                mac: rec.and_then(|r| r.mac.map(|m| vrrpd::arp::fmt_mac(&m))).unwrap_or("-".into()),
+                vips: rec.map(|r| r.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or("-".into()),
+                heard: "-".into(),
+                heard_prio: "-".into(),
+                since_ms: rec.map(|r| r.since_ms).unwrap_or(0),
+                reason: rec.map(|r| r.reason.clone()).unwrap_or_default(),
+                pid: rec.map(|r| r.pid.to_string()).unwrap_or("-".into()),
+                sent: "-".into(),
+                recv: "-".into(),
+                drops: "-".into(),
+                link: rec.map(|r| if r.link_up { "up" } else { "down" }.to_string()).unwrap_or("-".into()),
+                problem: Some(if dead { "process is dead".to_string() } else { e.clone() }),
+            }
+        }
+    }
+}
+
+/// The host's global state and the monitoring status, with the reasons.
+fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut status = OK;
+    let expected = seen
+        .iter()
+        .filter_map(|s| match &s.answer {
+            Ok(m) => m.get("members").and_then(|v| v.parse::<u32>().ok()),
+            Err(_) => s.record.as_ref().map(|r| r.members),
+        })
+        .max()
+        .unwrap_or(0);
+    let alive: Vec<&Row> = rows.iter().filter(|r| r.problem.is_none()).collect();
+    for r in rows {
+        if let Some(p) = &r.problem {
+            problems.push(format!("{}: {p}", r.ifname));
+            status = CRITICAL;
+        }
+    }
+    if expected > 0 && (alive.len() as u32) < expected {
+        problems.push(format!("{} of {expected} vrrpd processes present", alive.len()));
+        status = CRITICAL;
+    }
+    for r in &alive {
+        if r.link == "down" {
+            problems.push(format!("{}: link down", r.ifname));
+            status = CRITICAL;
+        }
+    }
+    let mut states: Vec<&str> = alive.iter().map(|r| r.state.as_str()).collect();
+    states.sort();
+    states.dedup();
+    let global = match states.as_slice() {
+        [] => "UNKNOWN".to_string(),
+        [one] if drained && *one != "MASTER" => "DRAINED".to_string(),
+        [one] => one.to_string(),
+        _ => {
+            problems.push(format!("members disagree: {}", states.join(" / ")));
+            status = CRITICAL;
+            "MIXED".to_string()
+        }
+    };
+    if drained {
+        problems.push("host drained by atropos --backup (atropos --resume ends it)".into());
+        status = status.max(WARNING);
+    }
+    for r in &alive {
+        if r.prio != r.cfgprio {
+            problems.push(format!("{}: priority changed by hand ({} instead of {})", r.ifname, r.prio, r.cfgprio));
+            status = status.max(WARNING);
+        }
+    }
+    (global, status, problems)
+}
+
+fn status_word(s: u8) -> &'static str {
+    match s {
+        OK => "OK",
+        WARNING => "WARNING",
+        CRITICAL => "CRITICAL",
+        _ => "UNKNOWN",
+    }
+}
+
+fn cmd_state(dir: &Path, json: bool) -> u8 {
+    let seen = survey(dir, Request::Get);
+    let drained = rundir::drained(dir);
+    if seen.is_empty() {
+        let msg = format!("no vrrpd found in {}", dir.display());
+        if json {
+            println!("{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}", json_str(&dir.display().to_string()), json_str(&msg));
+        } else {
+            println!("VRRP UNKNOWN: {msg}");
+        }
+        return UNKNOWN;
+    }
+    let rows: Vec<Row> = seen.iter().map(row).collect();
+    let (global, status, problems) = assess(&rows, &seen, drained);
+    if json {
+        let members: Vec<String> = rows
+            .iter()
+            .zip(&seen)
+            .map(|(r, s)| {
+                let mut f = vec![
+                    format!("\"interface\":{}", json_str(&r.ifname)),
+                    format!("\"vrid\":{}", json_num(&r.vrid)),
+                    format!("\"state\":{}", json_str(&r.state)),
+                    format!("\"priority\":{}", json_num(&r.prio)),
+                    format!("\"configured_priority\":{}", json_num(&r.cfgprio)),
+                    format!("\"mac\":{}", json_str(&r.mac)),
+                    format!(
+                        "\"virtual_addresses\":[{}]",
+                        r.vips.split(',').filter(|v| !v.is_empty() && *v != "-").map(json_str).collect::<Vec<_>>().join(",")
+                    ),
+                    format!("\"link\":{}", json_str(&r.link)),
+                    format!("\"master_heard\":{}", if r.heard == "-" { "null".into() } else { json_str(&r.heard) }),
+                    format!("\"master_heard_priority\":{}", json_num(&r.heard_prio)),
+                    format!("\"since_ms\":{}", r.since_ms),
+                    format!("\"reason\":{}", json_str(&r.reason)),
+                    format!("\"pid\":{}", json_num(&r.pid)),
+                    format!("\"adverts_sent\":{}", json_num(&r.sent)),
+                    format!("\"adverts_received\":{}", json_num(&r.recv)),
+                ];
+                let drops: Vec<String> = r
+                    .drops
+                    .split(',')
+                    .filter_map(|d| d.split_once(':'))
+                    .map(|(k, v)| format!("{}:{}", json_str(k), json_num(v)))
+                    .collect();
+                f.push(format!("\"dropped\":{{{}}}", drops.join(",")));
+                f.push(format!("\"problem\":{}", r.problem.as_deref().map(json_str).unwrap_or("null".into())));
+                if let Ok(m) = &s.answer {
+                    f.push(format!("\"held_backup_because\":{}", json_str(m.get("held").unwrap_or(""))));
+                }
+                format!("{{{}}}", f.join(","))
+            })
+            .collect();
+        println!(
+            "{{\"status\":{},\"exit\":{status},\"state\":{},\"drained\":{drained},\"rundir\":{},\"problems\":[{}],\"members\":[{}]}}",
+            json_str(status_word(status)),
+            json_str(&global),
+            json_str(&dir.display().to_string()),
+            problems.iter().map(|p| json_str(p)).collect::<Vec<_>>().join(","),
+            members.join(",")
+        );
+        return status;
+    }
+    println!(
+        "VRRP {}: host is {}{}",
+        status_word(status),
+        global,
+        if problems.is_empty() { String::new() } else { format!(" - {}", problems.join("; ")) }
+    );
+    let header = ["IFACE", "VRID", "STATE", "PRIO", "MAC", "VIRTUAL ADDRESSES", "MASTER HEARD", "SINCE", "PID", "SENT/RECV", "DROPPED", "REASON"];
+    let table: Vec<[String; 12]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.ifname.clone(),
+                r.vrid.clone(),
+                if r.link == "down" && r.problem.is_none() { format!("{} (link down)", r.state) } else { r.state.clone() },
+                if r.prio == r.cfgprio { r.prio.clone() } else { format!("{}/{}", r.prio, r.cfgprio) },
+                r.mac.clone(),
+                r.vips.clone(),
+                if r.heard == "-" { "-".into() } else { format!("{} ({})", r.heard, r.heard_prio) },
+                fmt_since(r.since_ms),
+                r.pid.clone(),
+                format!("{}/{}", r.sent, r.recv),
+                r.drops.clone(),
+                r.problem.clone().unwrap_or_else(|| r.reason.clone()),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for t in &table {
+        for (i, c) in t.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for t in &table {
+        line(t.iter().map(|s| s.as_str()).collect());
+    }
+    status
+}
+
+fn json_num(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) { s.to_string() } else { "null".into() }
+}
+
+/// Sends one command to every member; prints one line each. Exit 0 when all confirmed.
+fn broadcast(dir: &Path, req: Request, what: &str) -> u8 {
+    let seen = survey(dir, req);
+    if seen.is_empty() {
+        println!("no vrrpd found in {}", dir.display());
+        return UNKNOWN;
+    }
+    let mut code = OK;
+    for s in &seen {
+        match &s.answer {
+            Ok(m) => {
+                let detail: Vec<&str> = m.fields.values().map(|v| v.as_str()).collect();
+                println!("{}: {what} {}", s.ifname, detail.join(", "));
+            }
+            Err(e) => {
+                if s.record.as_ref().is_some_and(|r| r.state == "DEAD") {
+                    println!("{}: not running (dead member)", s.ifname);
+                } else {
+                    println!("{}: FAILED: {e}", s.ifname);
+                }
+                code = WARNING;
+            }
+        }
+    }
+    code
+}
+
+fn cmd_backup(dir: &Path) -> u8 {
+    let path = rundir::drain_path(dir);
+    let t0 = Instant::now();
+    if let Err(e) = std::fs::write(&path, format!("drained by atropos --backup at {} (unix ms)\n", now_ms())) {
+        println!("cannot create {}: {e}", path.display());
+        return UNKNOWN;
+    }
+    println!("drain recorded in {} (it holds until atropos --resume, across vrrpd restarts)", path.display());
+    let code = broadcast(dir, Request::Drain, "drained, now");
+    if code == UNKNOWN {
+        return code;
+    }
+    // Watch for the peer taking each LAN over (the new master's first advert), for a while.
+    let mut pending: Vec<String> = survey(dir, Request::Get).into_iter().filter(|s| s.answer.is_ok()).map(|s| s.ifname).collect();
+    let deadline = t0 + Duration::from_secs(5);
+    while !pending.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        for s in survey(dir, Request::Get) {
+            let Ok(m) = &s.answer else { continue };
+            if !pending.contains(&s.ifname) {
+                continue;
+            }
+            let ago: Option<u64> = m.get("heard_ago_ms").and_then(|v| v.parse().ok());
+            let prio: Option<u8> = m.get("heard_prio").and_then(|v| v.parse().ok());
+            if let (Some(ago), Some(p)) = (ago, prio) {
+                let heard_at = Instant::now().checked_sub(Duration::from_millis(ago));
+                if p > 0 && heard_at.is_some_and(|h| h > t0) {
+                    let after = heard_at.map(|h| h.duration_since(t0)).unwrap_or_default();
+                    println!(
+                        "{}: peer {} (priority {p}) took over, first advert {:.2} s after the drain",
+                        s.ifname,
+                        m.get("heard").unwrap_or("?"),
+                        after.as_secs_f64()
+                    );
+                    pending.retain(|n| n != &s.ifname);
+                }
+            }
+        }
+    }
+    for n in pending {
+        println!("{n}: no peer heard taking over within 5 s (no peer on that LAN, or it cannot be seen from here)");
+    }
+    code
+}
+
+fn cmd_resume(dir: &Path) -> u8 {
+    let path = rundir::drain_path(dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => println!("drain removed ({})", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("the host was not drained"),
+        Err(e) => {
+            println!("cannot remove {}: {e}", path.display());
+            return UNKNOWN;
+        }
+    }
+    broadcast(dir, Request::Resume, "resumed, now")
+}
+
+fn main() -> ExitCode {
+    proc::default_sigpipe();
+    let args = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("atropos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.cmd {
+        Cmd::Help => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        Cmd::Version => {
+            println!("atropos {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    if !proc::is_root() {
+        println!("atropos must be run as root");
+        return ExitCode::from(UNKNOWN);
+    }
+    if !args.rundir.is_dir() {
+        println!("VRRP UNKNOWN: no run directory {} (is vrrpd running? see -f)", args.rundir.display());
+        return ExitCode::from(UNKNOWN);
+    }
+    let code = match args.cmd {
+        Cmd::State => cmd_state(&args.rundir, args.json),
+        Cmd::Backup => cmd_backup(&args.rundir),
+        Cmd::Resume => cmd_resume(&args.rundir),
+        Cmd::Reduce => broadcast(&args.rundir, Request::Reduce, "priority now"),
+        Cmd::Increase => broadcast(&args.rundir, Request::Increase, "priority now"),
+        Cmd::Help | Cmd::Version => OK,
+    };
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<Args, String> {
+        parse_args(a.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn commands_long_short_and_legacy() {
+        for (args, cmd) in [
+            (&["--state"][..], Cmd::State),
+            (&["-s"], Cmd::State),
+            (&["-state"], Cmd::State),
+            (&["--backup"], Cmd::Backup),
+            (&["-b"], Cmd::Backup),
+            (&["-backup"], Cmd::Backup),
+            (&["--resume"], Cmd::Resume),
+            (&["-r"], Cmd::Resume),
+            (&["--reduce"], Cmd::Reduce),
+            (&["-z"], Cmd::Reduce),
+            (&["--increase"], Cmd::Increase),
+            (&["-x"], Cmd::Increase),
+            (&["-h"], Cmd::Help),
+            (&["--version"], Cmd::Version),
+        ] {
+            assert_eq!(p(args).unwrap().cmd, cmd, "{args:?}");
+        }
+        let a = p(&["-f", "/tmp/x", "--state", "--json"]).unwrap();
+        assert!(a.json);
+        assert_eq!(a.rundir, PathBuf::from("/tmp/x"));
+        assert_eq!(p(&["--json"]).unwrap().cmd, Cmd::State);
+    }
+
+    #[test]
+    fn bad_usage() {
+        assert!(p(&[]).unwrap_err().contains("no command"));
+        assert!(p(&["--state", "--backup"]).unwrap_err().contains("one command"));
+        assert!(p(&["--backup", "--json"]).unwrap_err().contains("--json goes with --state"));
+        assert!(p(&["--frobnicate"]).is_err());
+        assert!(p(&["state"]).unwrap_err().contains("unexpected argument"));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+        assert_eq!(json_num("12"), "12");
+        assert_eq!(json_num("-"), "null");
     }
 }

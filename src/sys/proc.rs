@@ -238,3 +238,10 @@ pub fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) {
     // SAFETY: one valid pollfd; a negative fd is ignored by poll(2).
     unsafe { libc::poll(&mut p, 1, timeout.as_millis() as libc::c_int) };
 }
+
+/// Command-line tools: die quietly on a closed stdout (`atropos --state | head -1`) instead of failing
+/// a write.
+pub fn default_sigpipe() {
+    // SAFETY: resetting a signal disposition to its default.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
