@@ -134,9 +134,8 @@ pub fn parse_vip(s: &str) -> Result<Vip, UsageError> {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
     };
-    let addr: Ipv4Addr = a
-        .parse()
-        .map_err(|_| UsageError(format!("{s}: not an IPv4 address (expected a.b.c.d or a.b.c.d/len)")))?;
+    let addr: Ipv4Addr =
+        a.parse().map_err(|_| UsageError(format!("{s}: not an IPv4 address (expected a.b.c.d or a.b.c.d/len)")))?;
     let prefix = match len {
         None => 32,
         Some(l) => match l.parse::<u8>() {
@@ -144,7 +143,11 @@ pub fn parse_vip(s: &str) -> Result<Vip, UsageError> {
             _ => return Err(UsageError(format!("{s}: prefix length must be a number from 1 to 32"))),
         },
     };
-    if addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.is_loopback() || addr.octets()[0] >= 240
+    if addr.is_unspecified()
+        || addr.is_broadcast()
+        || addr.is_multicast()
+        || addr.is_loopback()
+        || addr.octets()[0] >= 240
     {
         return Err(UsageError(format!("{s}: a virtual address must be a unicast address")));
     }
@@ -170,7 +173,9 @@ fn parse_auth(s: &str) -> Result<Auth, UsageError> {
 fn parse_ifname(s: &str) -> Result<String, UsageError> {
     if s.is_empty() || s.len() > 15 || s.contains(['/', ':']) || s.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(UsageError(format!("-i {s:?}: not a valid interface name (1 to 15 characters, no '/', ':' or space)")));
+        return Err(UsageError(format!(
+            "-i {s:?}: not a valid interface name (1 to 15 characters, no '/', ':' or space)"
+        )));
     }
     Ok(s.to_string())
 }
@@ -185,7 +190,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         return Ok(Command::Version);
     }
     let ifname = parse_ifname(&m.opt_str("i").ok_or_else(|| UsageError("-i IFNAME is required".into()))?)?;
-    let vrid = num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
+    let vrid =
+        num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
     let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
     let adver_int = num::<u8>(&m, "d", "the advertisement interval", 1, 255)?.unwrap_or(1);
     let members = num::<u32>(&m, "M", "the number of vrrpd processes of this host", 1, MAX_MEMBERS)?;
@@ -313,7 +319,25 @@ mod tests {
         assert_eq!(parse(&["-V"]), Ok(Command::Version));
         assert_eq!(parse(&["-i", "x", "-V"]), Ok(Command::Version));
         let u = usage();
-        for o in ["-i", "-v", "-s", "-a", "-p", "-d", "-n", "-f", "-U", "-D", "-M", "-z", "-x", "-F", "-h", "-V", "--hook-timeout"] {
+        for o in [
+            "-i",
+            "-v",
+            "-s",
+            "-a",
+            "-p",
+            "-d",
+            "-n",
+            "-f",
+            "-U",
+            "-D",
+            "-M",
+            "-z",
+            "-x",
+            "-F",
+            "-h",
+            "-V",
+            "--hook-timeout",
+        ] {
             assert!(u.contains(o), "usage lacks {o}");
         }
     }

@@ -179,7 +179,12 @@ mod tests {
             assert!(Message::decode(bad).is_err(), "{bad:?}");
         }
         assert!(parse_status(&Message::decode("STATUS\tif=eth0").unwrap()).is_err());
-        assert!(parse_status(&Message::decode("STATUS\tif=eth0\tvrid=300\tpid=1\tstate=MASTER\twants=1\tlink=up\tprio=1").unwrap()).is_err());
+        assert!(
+            parse_status(
+                &Message::decode("STATUS\tif=eth0\tvrid=300\tpid=1\tstate=MASTER\twants=1\tlink=up\tprio=1").unwrap()
+            )
+            .is_err()
+        );
         assert_eq!(Request::from_verb("DRAIN"), Some(Request::Drain));
         assert_eq!(Request::from_verb("REBOOT"), None);
     }

@@ -68,7 +68,10 @@ struct DropLog {
 enum Role {
     Unknown,
     /// A sibling; `bye` once it announced a clean stop.
-    Member { status: Option<Status>, bye: bool },
+    Member {
+        status: Option<Status>,
+        bye: bool,
+    },
     Client,
 }
 
@@ -188,7 +191,8 @@ impl Daemon {
         let addrs = rtnl.addrs(ifindex).map_err(io_ctx(format!("{}: reading addresses", cfg.ifname)))?;
         let mut stale: Vec<Vip> = Vec::new();
         for a in &addrs {
-            let ours_by_label = a.label.is_some() && (a.label == label || a.label == previous.as_ref().and_then(|p| vip_label(&p.ifname, p.vrid)));
+            let ours_by_label = a.label.is_some()
+                && (a.label == label || a.label == previous.as_ref().and_then(|p| vip_label(&p.ifname, p.vrid)));
             let ours_by_record = previous.as_ref().is_some_and(|p| p.vips.iter().any(|v| v.addr == a.addr))
                 && a.label.as_deref() != Some(cfg.ifname.as_str());
             if ours_by_label || ours_by_record {
@@ -227,12 +231,14 @@ impl Daemon {
         };
 
         let addrs = if stale.is_empty() { addrs } else { rtnl.addrs(ifindex).map_err(io_ctx("reading addresses"))? };
-        let primary =
-            primary_of(&addrs, &vip_addrs).ok_or_else(|| format!("{}: the interface has no IPv4 address", cfg.ifname))?;
+        let primary = primary_of(&addrs, &vip_addrs)
+            .ok_or_else(|| format!("{}: the interface has no IPv4 address", cfg.ifname))?;
         let own: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| !vip_addrs.contains(a)).collect();
         let foreign_vips: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| vip_addrs.contains(a)).collect();
         for f in &foreign_vips {
-            warn!("virtual address {f} is configured on the interface by someone else: vrrpd will neither add nor remove it");
+            warn!(
+                "virtual address {f} is configured on the interface by someone else: vrrpd will neither add nor remove it"
+            );
         }
 
         let events = Events::open().map_err(io_ctx("rtnetlink events"))?;
@@ -384,6 +390,7 @@ impl Daemon {
         let now = Instant::now();
         let acts = self.fsm.startup(now);
         self.run_actions(now, acts);
+        info!("INIT -> BACKUP: {}", self.fsm.reason());
         self.queue_hook(now, State::Initialize, State::Backup);
         self.settle(now);
         self.save_state_logged();
@@ -615,7 +622,8 @@ impl Daemon {
             ("VRRP_VMAC".into(), fmt_mac(&self.cfg.vmac())),
             ("VRRP_REASON".into(), self.fsm.reason().to_string()),
         ];
-        let job = Job { script, state: to.name().to_string(), ifname: self.cfg.ifname.clone(), vrid: self.cfg.vrid, env };
+        let job =
+            Job { script, state: to.name().to_string(), ifname: self.cfg.ifname.clone(), vrid: self.cfg.vrid, env };
         if self.hooks.request(job, now) {
             self.register_hook_fd();
         }
@@ -697,14 +705,21 @@ impl Daemon {
 
     fn count_drop(&mut self, now: Instant, kind: DropKind, head: &[u8]) {
         self.counters.drops[kind.index()] += 1;
-        let src = if head.len() >= 16 { Ipv4Addr::new(head[12], head[13], head[14], head[15]).to_string() } else { "?".into() };
+        let src = if head.len() >= 16 {
+            Ipv4Addr::new(head[12], head[13], head[14], head[15]).to_string()
+        } else {
+            "?".into()
+        };
         let log = &mut self.drop_log[kind.index()];
         if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
             log.suppressed += 1;
             return;
         }
-        let more =
-            if log.suppressed > 0 { format!(" ({} more of this kind since the last report)", log.suppressed) } else { String::new() };
+        let more = if log.suppressed > 0 {
+            format!(" ({} more of this kind since the last report)", log.suppressed)
+        } else {
+            String::new()
+        };
         log.last = Some(now);
         log.suppressed = 0;
         if kind == DropKind::OtherVrid {
@@ -911,7 +926,10 @@ impl Daemon {
                     if !allowed {
                         let mut s = stream;
                         let _ = s.write_all(b"ERR\tmsg=atropos must be run as root\n");
-                        warn!("refused a control connection from uid {}", uid.map(|u| u.to_string()).unwrap_or("?".into()));
+                        warn!(
+                            "refused a control connection from uid {}",
+                            uid.map(|u| u.to_string()).unwrap_or("?".into())
+                        );
                         continue;
                     }
                     self.add_conn(stream, Role::Unknown);
@@ -1033,10 +1051,7 @@ impl Daemon {
                 if new {
                     info!(
                         "group: member {} (vrid {}, pid {}) is present, {}",
-                        status.ifname,
-                        status.vrid,
-                        status.pid,
-                        status.state
+                        status.ifname, status.vrid, status.pid, status.state
                     );
                 }
                 let answer_hello = msg.verb == "HELLO" && !role_is_member;
@@ -1185,10 +1200,20 @@ impl Daemon {
             } else {
                 None
             };
-            let src = self.rtnl.addrs(idx).ok().and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()));
+            let src = self
+                .rtnl
+                .addrs(idx)
+                .ok()
+                .and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()));
             match (auth, src) {
                 (Some(auth), Some(src)) => {
-                    let adv = Advert::new(rec.vrid, 0, rec.adver_int.max(1), &auth, rec.vips.iter().map(|v| v.addr).collect());
+                    let adv = Advert::new(
+                        rec.vrid,
+                        0,
+                        rec.adver_int.max(1),
+                        &auth,
+                        rec.vips.iter().map(|v| v.addr).collect(),
+                    );
                     match VrrpSocket::open(ifname, idx, src).and_then(|s| s.send(&adv.encode())) {
                         Ok(()) => info!("sent priority 0 for vrid {} on {ifname} for the dead member", rec.vrid),
                         Err(e) => warn!("cannot send priority 0 on {ifname}: {e}"),
@@ -1200,7 +1225,9 @@ impl Daemon {
         if let Ok(addrs) = self.rtnl.addrs(idx) {
             let label = vip_label(ifname, rec.vrid);
             for a in addrs {
-                if (label.is_some() && a.label == label) || rec.vips.iter().any(|v| v.addr == a.addr && a.label.as_deref() != Some(ifname)) {
+                if (label.is_some() && a.label == label)
+                    || rec.vips.iter().any(|v| v.addr == a.addr && a.label.as_deref() != Some(ifname))
+                {
                     match self.rtnl.del_addr(idx, a.addr, a.prefix) {
                         Ok(()) => info!("removed virtual address {}/{} from {ifname} (dead member)", a.addr, a.prefix),
                         Err(e) => warn!("cannot remove {} from {ifname}: {e}", a.addr),

@@ -257,10 +257,7 @@ impl Vrrp {
                 self.candidate = false;
                 self.master_down_at = None;
                 self.adver_at = Some(now + self.p.adver_int);
-                vec![
-                    Action::EnterMaster { reason: self.why.clone() },
-                    Action::SendAdvert { priority: self.p.priority },
-                ]
+                vec![Action::EnterMaster { reason: self.why.clone() }, Action::SendAdvert { priority: self.p.priority }]
             }
             State::Master if !allow => {
                 self.state = State::Backup;

@@ -3,13 +3,13 @@
 //! Pure modules (no I/O): [`packet`], [`fsm`], [`cli`], [`arp`]. Every syscall and every `unsafe`
 //! lives under [`sys`]; [`daemon`] is the event loop that joins them.
 
-pub mod cli;
-pub mod fsm;
-pub mod packet;
 pub mod arp;
-pub mod sys;
-pub mod daemon;
-pub mod rundir;
+pub mod cli;
 pub mod control;
+pub mod daemon;
+pub mod fsm;
 pub mod group;
 pub mod hooks;
+pub mod packet;
+pub mod rundir;
+pub mod sys;

@@ -22,8 +22,7 @@ fn validate(cfg: &Config) -> Result<u32, String> {
     if !proc::is_root() {
         return Err("vrrpd must be run as root (it sets MAC and IP addresses and opens raw sockets)".into());
     }
-    let ifindex =
-        raw::ifindex(&cfg.ifname).ok_or_else(|| format!("-i {}: no such network interface", cfg.ifname))?;
+    let ifindex = raw::ifindex(&cfg.ifname).ok_or_else(|| format!("-i {}: no such network interface", cfg.ifname))?;
     let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let addrs = rtnl.addrs(ifindex).map_err(|e| format!("-i {}: cannot read its addresses: {e}", cfg.ifname))?;
     if daemon::primary_of(&addrs, &cfg.vip_addrs()).is_none() {

@@ -257,7 +257,10 @@ mod tests {
             cfg_prio: 110,
             omac: Some([2, 0, 0, 0, 0, 1]),
             mac: Some([0, 0, 0x5e, 0, 1, 51]),
-            vips: vec![Vip { addr: Ipv4Addr::new(10, 0, 0, 1), prefix: 32 }, Vip { addr: Ipv4Addr::new(10, 0, 1, 1), prefix: 24 }],
+            vips: vec![
+                Vip { addr: Ipv4Addr::new(10, 0, 0, 1), prefix: 32 },
+                Vip { addr: Ipv4Addr::new(10, 0, 1, 1), prefix: 24 },
+            ],
             members: 2,
             link_up: true,
             adver_int: 1,
@@ -277,7 +280,8 @@ mod tests {
 
     #[test]
     fn garbage_lines_are_skipped() {
-        let text = format!("# comment\n{}\nrandom garbage\nif=\tvrid=1\nif=eth1\tvrid=999\n\u{0}\u{1}\n", sample().to_line());
+        let text =
+            format!("# comment\n{}\nrandom garbage\nif=\tvrid=1\nif=eth1\tvrid=999\n\u{0}\u{1}\n", sample().to_line());
         let all = parse_state(&text);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].ifname, "eth0");

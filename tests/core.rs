@@ -127,7 +127,8 @@ fn sigterm_on_master_hands_over_within_skew_time() {
     assert_eq!(st.code(), Some(0), "vrrpd exit status on SIGTERM:\n{}", p1.log_text());
     assert!(released(lab.h(1), A, VIP_A, &orig1), "old master restored its MAC and dropped the VIP");
     assert!(p2.is_running());
-    assert_eq!(lab.vrrpd_state(2, A).as_deref(), Some("MASTER"));
+    // The state file follows the kernel changes (it is written just after them).
+    lab.wait_until(HANG, "state file of host 2 says MASTER", || lab.vrrpd_state(2, A).as_deref() == Some("MASTER"));
     lab.wait_until(HANG, "client's neighbour entry for the VIP = virtual MAC", || {
         neigh_mac(lab.client(0), VIP_A).as_deref() == Some(vmac(VRID).as_str())
     });
@@ -152,7 +153,7 @@ fn sigkill_on_master_backup_takes_over_after_master_down_interval() {
     // before Master_Down_Interval - 1 s = 2.6 s.
     assert!(took > Duration::from_secs(2), "takeover after {took:?}: faster than Master_Down_Interval allows");
     assert!(p2.is_running());
-    assert_eq!(lab.vrrpd_state(2, A).as_deref(), Some("MASTER"));
+    lab.wait_until(HANG, "state file of host 2 says MASTER", || lab.vrrpd_state(2, A).as_deref() == Some("MASTER"));
     // Nobody cleaned up behind the killed daemon.
     assert!(owns_with_vmac(lab.h(1), A, VIP_A, VRID), "a SIGKILLed daemon leaves VIP and vMAC behind");
 }

@@ -67,7 +67,9 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     let raw: Vec<String> = raw
         .into_iter()
         .map(|a| match a.as_str() {
-            "-state" | "-backup" | "-resume" | "-reduce" | "-increase" | "-help" | "-json" | "-version" => format!("-{a}"),
+            "-state" | "-backup" | "-resume" | "-reduce" | "-increase" | "-help" | "-json" | "-version" => {
+                format!("-{a}")
+            }
             _ => a,
         })
         .collect();
@@ -253,7 +255,9 @@ fn row(seen: &Seen) -> Row {
                 prio: rec.map(|r| r.prio.to_string()).unwrap_or("-".into()),
                 cfgprio: rec.map(|r| r.cfg_prio.to_string()).unwrap_or("-".into()),
                 mac: rec.and_then(|r| r.mac.map(|m| vrrpd::arp::fmt_mac(&m))).unwrap_or("-".into()),
-                vips: rec.map(|r| r.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or("-".into()),
+                vips: rec
+                    .map(|r| r.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+                    .unwrap_or("-".into()),
                 heard: "-".into(),
                 heard_prio: "-".into(),
                 since_ms: rec.map(|r| r.since_ms).unwrap_or(0),
@@ -339,7 +343,11 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
     if seen.is_empty() {
         let msg = format!("no vrrpd found in {}", dir.display());
         if json {
-            println!("{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}", json_str(&dir.display().to_string()), json_str(&msg));
+            println!(
+                "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
+                json_str(&dir.display().to_string()),
+                json_str(&msg)
+            );
         } else {
             println!("VRRP UNKNOWN: {msg}");
         }
@@ -361,7 +369,12 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
                     format!("\"mac\":{}", json_str(&r.mac)),
                     format!(
                         "\"virtual_addresses\":[{}]",
-                        r.vips.split(',').filter(|v| !v.is_empty() && *v != "-").map(json_str).collect::<Vec<_>>().join(",")
+                        r.vips
+                            .split(',')
+                            .filter(|v| !v.is_empty() && *v != "-")
+                            .map(json_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
                     ),
                     format!("\"link\":{}", json_str(&r.link)),
                     format!("\"master_heard\":{}", if r.heard == "-" { "null".into() } else { json_str(&r.heard) }),
@@ -402,14 +415,31 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
         global,
         if problems.is_empty() { String::new() } else { format!(" - {}", problems.join("; ")) }
     );
-    let header = ["IFACE", "VRID", "STATE", "PRIO", "MAC", "VIRTUAL ADDRESSES", "MASTER HEARD", "SINCE", "PID", "SENT/RECV", "DROPPED", "REASON"];
+    let header = [
+        "IFACE",
+        "VRID",
+        "STATE",
+        "PRIO",
+        "MAC",
+        "VIRTUAL ADDRESSES",
+        "MASTER HEARD",
+        "SINCE",
+        "PID",
+        "SENT/RECV",
+        "DROPPED",
+        "REASON",
+    ];
     let table: Vec<[String; 12]> = rows
         .iter()
         .map(|r| {
             [
                 r.ifname.clone(),
                 r.vrid.clone(),
-                if r.link == "down" && r.problem.is_none() { format!("{} (link down)", r.state) } else { r.state.clone() },
+                if r.link == "down" && r.problem.is_none() {
+                    format!("{} (link down)", r.state)
+                } else {
+                    r.state.clone()
+                },
                 if r.prio == r.cfgprio { r.prio.clone() } else { format!("{}/{}", r.prio, r.cfgprio) },
                 r.mac.clone(),
                 r.vips.clone(),
@@ -490,7 +520,8 @@ fn cmd_backup(dir: &Path) -> u8 {
         return code;
     }
     // Watch for the peer taking each LAN over (the new master's first advert), for a while.
-    let mut pending: Vec<String> = survey(dir, Request::Get).into_iter().filter(|s| s.answer.is_ok()).map(|s| s.ifname).collect();
+    let mut pending: Vec<String> =
+        survey(dir, Request::Get).into_iter().filter(|s| s.answer.is_ok()).map(|s| s.ifname).collect();
     let deadline = t0 + Duration::from_secs(5);
     while !pending.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -302,7 +302,9 @@ impl Rtnl {
 
 /// Routes that the kernel re-creates by itself when a link or address comes back.
 pub fn kernel_managed(r: &RouteMessage) -> bool {
-    r.header.protocol == RouteProtocol::Kernel || r.header.kind == RouteType::Local || r.header.kind == RouteType::Broadcast
+    r.header.protocol == RouteProtocol::Kernel
+        || r.header.kind == RouteType::Local
+        || r.header.kind == RouteType::Broadcast
 }
 
 /// Identity of a route for before/after comparison (header and attributes, cache info left out).

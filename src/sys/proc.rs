@@ -185,7 +185,11 @@ pub fn check_script(path: &Path) -> Result<(), String> {
         return Err(format!("{}: not executable (chmod 755 it)", path.display()));
     }
     if mode & 0o022 != 0 {
-        return Err(format!("{}: writable by others than its owner (mode {:o}); chmod go-w it", path.display(), mode & 0o7777));
+        return Err(format!(
+            "{}: writable by others than its owner (mode {:o}); chmod go-w it",
+            path.display(),
+            mode & 0o7777
+        ));
     }
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
@@ -198,7 +202,6 @@ pub fn check_script(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
-
 
 /// A pipe whose read end is non-blocking (for a child's output); both ends close-on-exec.
 pub fn pipe_nonblocking_read() -> io::Result<(File, File)> {

@@ -13,9 +13,7 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
 
 fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
     // SAFETY: `val` points to a live T of the given size for the duration of the call.
-    let rc = unsafe {
-        libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t)
-    };
+    let rc = unsafe { libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t) };
     check(rc).map(drop)
 }
 

@@ -72,12 +72,7 @@ pub fn skip_unless_root() -> bool {
 
 /// True (and a clear line printed) when a program is not installed.
 pub fn skip_unless_installed(program: &str, version_arg: &str) -> bool {
-    let ok = Command::new(program)
-        .arg(version_arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
+    let ok = Command::new(program).arg(version_arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !ok {
         println!("skipped: {program} is not installed");
         eprintln!("skipped: {program} is not installed");
@@ -163,7 +158,9 @@ pub fn mac(ns: &str, ifname: &str) -> String {
 /// True when the interface is administratively up (`UP` among its flags).
 pub fn link_is_up(ns: &str, ifname: &str) -> bool {
     let out = exec_args(ns, &["ip", "-o", "link", "show", "dev", ifname]);
-    out.split_once('<').and_then(|(_, r)| r.split_once('>')).is_some_and(|(flags, _)| flags.split(',').any(|f| f == "UP"))
+    out.split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .is_some_and(|(flags, _)| flags.split(',').any(|f| f == "UP"))
 }
 
 /// One IPv4 address of an interface, as `ip -o -4 addr` prints it.
@@ -184,7 +181,9 @@ pub fn ipv4_addrs_full(ns: &str, ifname: &str) -> Vec<Addr> {
         // "2: eth0    inet 192.0.2.200/32 scope global secondary eth0:v51\       valid_lft …"
         let line = line.split('\\').next().unwrap_or("");
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(i) = words.iter().position(|w| *w == "inet") else { continue };
+        let Some(i) = words.iter().position(|w| *w == "inet") else {
+            continue;
+        };
         let Some(cidr) = words.get(i + 1) else { continue };
         let label = words.last().copied().unwrap_or("").to_string();
         v.push(Addr {
@@ -256,7 +255,9 @@ pub fn poke(ns: &str, ip: &str) {
 
 /// Parses a vrrpd shared state file: one line per member, tab-separated `key=value` fields.
 pub fn read_state_file(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let Ok(text) = fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -451,13 +452,19 @@ pub struct Lab {
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 impl Lab {
+    /// Same as [`skip_unless_root`]: `if Lab::skip_unless_root() { return; }`.
+    pub fn skip_unless_root() -> bool {
+        skip_unless_root()
+    }
+
     /// Builds a lab with `hosts` hosts (1 or 2) attached to `lans` LANs (1 or 2).
     /// `tag` names the test (short: it goes into namespace names).
     pub fn new(tag: &str, hosts: usize, lans: usize) -> Lab {
         assert!((1..=9).contains(&hosts) && (1..=2).contains(&lans), "hosts 1-9, lans 1-2");
         let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
         let seq = LABS.fetch_add(1, Ordering::SeqCst);
-        let name = format!("vt{}-{}{}", std::process::id(), tag, if seq == 0 { String::new() } else { format!("{seq}") });
+        let name =
+            format!("vt{}-{}{}", std::process::id(), tag, if seq == 0 { String::new() } else { format!("{seq}") });
         let dir = std::env::temp_dir().join(format!("vrrpd-lab-{name}"));
         let switch = format!("{name}-sw");
         let host_ns: Vec<String> = (1..=hosts).map(|n| format!("{name}-h{n}")).collect();
@@ -512,7 +519,13 @@ impl Lab {
             exec(&h.ns, "ip link set lo up");
             for l in 0..self.lans {
                 let leg = format!("h{}e{l}", h.n);
-                exec(&h.ns, &format!("ip link add eth{l} address 02:00:00:00:0{l}:{:02x} type veth peer name {leg} netns {sw}", h.n));
+                exec(
+                    &h.ns,
+                    &format!(
+                        "ip link add eth{l} address 02:00:00:00:0{l}:{:02x} type veth peer name {leg} netns {sw}",
+                        h.n
+                    ),
+                );
                 exec(sw, &format!("ip link set {leg} master br{l} up"));
                 exec(&h.ns, &format!("ip addr add {}/24 dev eth{l}", host_ip(h.n, l)));
                 exec(&h.ns, &format!("ip link set eth{l} up"));
@@ -684,7 +697,11 @@ impl Lab {
     /// Starts `tcpdump -i eth0 -vv -n -e -l -U proto 112` in the client of LAN `lan` and waits
     /// until it listens.
     pub fn tcpdump(&self, lan: usize) -> Capture {
-        let p = self.spawn_split(self.client(lan), &["tcpdump", "-i", "eth0", "-vv", "-n", "-e", "-l", "-U", "proto", "112"], "tcpdump");
+        let p = self.spawn_split(
+            self.client(lan),
+            &["tcpdump", "-i", "eth0", "-vv", "-n", "-e", "-l", "-U", "proto", "112"],
+            "tcpdump",
+        );
         wait_until(Duration::from_secs(10), "tcpdump to listen", || {
             assert!(p.is_running(), "tcpdump exited: {}", p.err_text());
             p.err_text().contains("listening on")
@@ -720,7 +737,11 @@ impl Lab {
                 }
             }
             if let Ok(t) = fs::read_to_string(h.rundir.join("state")) {
-                let _ = writeln!(s, "  state file:\n{}", t.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n"));
+                let _ = writeln!(
+                    s,
+                    "  state file:\n{}",
+                    t.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+                );
             }
         }
         for c in &self.clients {
@@ -752,7 +773,8 @@ fn remove_namespace(ns: &str) {
     }
     for round in 0..40 {
         let out = ip(&["netns", "pids", ns]);
-        let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        let pids: Vec<i32> =
+            String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect();
         if pids.is_empty() {
             break;
         }
