@@ -500,6 +500,18 @@ mod tests {
     }
 
     #[test]
+    fn negative_zero_checksum_verifies() {
+        // Found by cargo fuzz: 0xffff in the checksum field is a valid ones' complement zero.
+        let b = [0x21, 0xf9, 0x36, 0x00, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x12, 0x70, 0xfa, 0x2c, 0xff, 0xff, 0xfa];
+        let a = Advert::decode(&b).unwrap();
+        assert_eq!((a.vrid, a.priority, a.auth_type, a.adver_int), (0xf9, 0x36, 0x0a, 0xff));
+        let again = a.encode();
+        assert_eq!(&again[6..8], &[0, 0], "the encoder writes positive zero");
+        assert_eq!(again[..6], b[..6]);
+        assert_eq!(again[8..], b[8..]);
+    }
+
+    #[test]
     fn drop_kind_names_are_unique_and_indexed() {
         let mut names: Vec<_> = DropKind::ALL.iter().map(|k| k.name()).collect();
         names.sort();
