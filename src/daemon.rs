@@ -12,7 +12,9 @@ use crate::packet::{self, Advert, Auth, DropKind, Expect};
 use crate::rundir::{self, Member};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
 use crate::sys::proc;
+use crate::sys::proc::PidFile;
 use crate::sys::raw::{self, FrameSocket, VrrpSocket};
+use crate::sys::watch::DirWatch;
 use log::{debug, error, info, warn};
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
@@ -31,6 +33,7 @@ const T_NETLINK: Token = Token(1);
 const T_SIGNAL: Token = Token(2);
 const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
+const T_WATCH: Token = Token(5);
 const FIRST_CONN: usize = 16;
 
 /// Gratuitous ARP bursts after becoming MASTER, relative to the transition.
@@ -110,6 +113,10 @@ pub struct Daemon {
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
     drained: bool,
+    /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
+    watch: Option<DirWatch>,
+    /// The pid file recreated after the run dir was removed (the original one is held by main).
+    pidfile_again: Option<PidFile>,
     /// Last status sent to siblings.
     announced: Option<Status>,
     /// Last verdict reason logged, to log group changes once.
@@ -259,6 +266,16 @@ impl Daemon {
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut signals, T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut listener, T_LISTEN, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        let watch = match DirWatch::new(&cfg.rundir) {
+            Ok(w) => {
+                reg.register(&mut SourceFd(&w.fd()), T_WATCH, Interest::READABLE).map_err(io_ctx("epoll"))?;
+                Some(w)
+            }
+            Err(e) => {
+                warn!("cannot watch the run directory ({e}): it will be repaired only at the next transition");
+                None
+            }
+        };
 
         let now = Instant::now();
         let fsm = Vrrp::new(
@@ -294,6 +311,8 @@ impl Daemon {
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
             drained: rundir::drained(&cfg.rundir),
+            watch,
+            pidfile_again: None,
             announced: None,
             last_why_not: String::new(),
             counters: Counters::default(),
@@ -337,10 +356,61 @@ impl Daemon {
         rundir::put_member(&self.cfg.rundir, &self.member())
     }
 
-    fn save_state_logged(&self) {
-        if let Err(e) = self.save_state() {
-            error!("cannot write the state file in {}: {e}", self.cfg.rundir.display());
+    /// Writes our line in the state file; if the run dir vanished (removed by hand or by a cleanup
+    /// job), recreates it with our control socket first.
+    fn save_state_logged(&mut self) {
+        let Err(e) = self.save_state() else { return };
+        if e.kind() == io::ErrorKind::NotFound && !self.cfg.rundir.is_dir() {
+            warn!("run directory {} disappeared: recreating it", self.cfg.rundir.display());
+            if let Err(e) = self.repair_rundir() {
+                error!("cannot recreate the run directory {}: {e}", self.cfg.rundir.display());
+                return;
+            }
+            if let Err(e) = self.save_state() {
+                error!("cannot write the state file in {}: {e}", self.cfg.rundir.display());
+            }
+            return;
         }
+        error!("cannot write the state file in {}: {e}", self.cfg.rundir.display());
+    }
+
+    fn repair_rundir(&mut self) -> Result<(), String> {
+        rundir::prepare(&self.cfg.rundir)?;
+        self.rebind_socket()?;
+        self.recreate_pidfile();
+        if let Some(w) = self.watch.as_mut()
+            && let Err(e) = w.rewatch(&self.cfg.rundir)
+        {
+            warn!("cannot watch the run directory again: {e}");
+        }
+        Ok(())
+    }
+
+    fn recreate_pidfile(&mut self) {
+        let path = rundir::pid_path(&self.cfg.rundir, &self.cfg.ifname);
+        match PidFile::acquire(&path) {
+            Ok(mut p) => {
+                if let Err(e) = p.write_pid() {
+                    warn!("cannot write {}: {e}", path.display());
+                }
+                self.pidfile_again = Some(p);
+            }
+            Err(proc::PidError::Running(pid)) => {
+                error!("another vrrpd ({pid:?}) took {} while it was missing", path.display())
+            }
+            Err(proc::PidError::Io(e)) => warn!("cannot recreate {}: {e}", path.display()),
+        }
+    }
+
+    fn rebind_socket(&mut self) -> Result<(), String> {
+        let sock_path = rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname);
+        let mut listener = UnixListener::bind(&sock_path).map_err(|e| format!("{}: {e}", sock_path.display()))?;
+        let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
+        let reg = self.poll.registry();
+        let _ = reg.deregister(&mut self.listener);
+        reg.register(&mut listener, T_LISTEN, Interest::READABLE).map_err(|e| e.to_string())?;
+        self.listener = listener;
+        Ok(())
     }
 
     fn status(&self) -> Status {
@@ -425,6 +495,7 @@ impl Daemon {
                         }
                     }
                     T_LISTEN => self.on_accept(),
+                    T_WATCH => self.on_rundir_changes(),
                     Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
                 }
             }
@@ -601,6 +672,63 @@ impl Daemon {
             self.refresh_link(now);
         }
         self.hooks.on_timer(now);
+    }
+
+    /// The run dir changed under us: put back what is ours, follow the drain file.
+    fn on_rundir_changes(&mut self) {
+        let Some(ch) = self.watch.as_mut().map(|w| w.drain()) else { return };
+        let sock_name = format!("vrrpd_{}.sock", self.cfg.ifname);
+        let pid_name = format!("vrrpd_{}.pid", self.cfg.ifname);
+        if ch.dir_gone || !self.cfg.rundir.is_dir() {
+            warn!(
+                "run directory {} was removed: recreating it with our socket, pid file and state",
+                self.cfg.rundir.display()
+            );
+            if let Err(e) = self.repair_rundir() {
+                error!("cannot recreate the run directory {}: {e}", self.cfg.rundir.display());
+                return;
+            }
+            self.save_state_logged();
+            return;
+        }
+        if ch.removed.contains(&sock_name) && !rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname).exists() {
+            warn!("our control socket was removed: binding it again");
+            if let Err(e) = self.rebind_socket() {
+                error!("cannot bind the control socket again: {e}");
+            }
+        }
+        if ch.removed.contains(&pid_name) && !rundir::pid_path(&self.cfg.rundir, &self.cfg.ifname).exists() {
+            warn!("our pid file was removed: writing it again");
+            self.recreate_pidfile();
+        }
+        let state = rundir::STATE_FILE.to_string();
+        if ch.removed.contains(&state) || ch.written.contains(&state) {
+            let ours = self.member().to_line();
+            let intact = rundir::read_state(&self.cfg.rundir)
+                .map(|all| all.iter().any(|m| m.to_line() == ours))
+                .unwrap_or(false);
+            if !intact {
+                warn!("the state file was removed or edited by hand: our line written again");
+                self.save_state_logged();
+            }
+        }
+        let drain = rundir::DRAIN_FILE.to_string();
+        if ch.created.contains(&drain) || ch.removed.contains(&drain) || ch.written.contains(&drain) {
+            let now_drained = rundir::drained(&self.cfg.rundir);
+            if now_drained != self.drained {
+                info!(
+                    "{} {}",
+                    rundir::drain_path(&self.cfg.rundir).display(),
+                    if now_drained {
+                        "appeared: host drained, held BACKUP"
+                    } else {
+                        "removed: the election decides again"
+                    }
+                );
+                self.drained = now_drained;
+                self.settle(Instant::now());
+            }
+        }
     }
 
     // ----- hooks -----

@@ -4,3 +4,4 @@ pub mod log;
 pub mod netlink;
 pub mod proc;
 pub mod raw;
+pub mod watch;
