@@ -106,6 +106,58 @@ fn routes_survive_becoming_master() {
 }
 
 #[test]
+fn refused_live_mac_change_falls_back_to_down_set_up_and_reinstalls_routes() {
+    if skip_unless_root() {
+        return;
+    }
+    // Some drivers refuse a live MAC change (EBUSY). VRRPD_TEST_MAC_FALLBACK makes vrrpd take that
+    // path on veth: link down, MAC set, link up, and the routes the kernel dropped re-installed.
+    let lab = Lab::new("fallback", 1, 1);
+    let h = lab.h(1);
+    exec(h, "ip route add 203.0.113.0/24 via 192.0.2.254 dev eth0 onlink");
+    exec(h, "ip route add 198.18.0.0/15 via 192.0.2.253 dev eth0 onlink metric 50");
+    let orig = mac(h, A);
+    let main_before = routes(h, A);
+    let all_before = routes_all(h, A);
+    let rundir = lab.host(1).rundir.to_string_lossy().into_owned();
+    let argv = [
+        "env",
+        "VRRPD_TEST_MAC_FALLBACK=1",
+        Lab::vrrpd_bin(),
+        "-F",
+        "-f",
+        &rundir,
+        "-i",
+        "eth0",
+        "-v",
+        "51",
+        "-p",
+        "110",
+        VIP_A,
+    ];
+    let p = lab.spawn(h, &argv, "vrrpd-fallback");
+    lab.wait_until(HANG, "master with VIP + vMAC through the fallback path", || {
+        assert!(p.is_running(), "vrrpd exited early:\n{}", p.log_text());
+        owns_with_vmac(h, A, VIP_A, VRID) && lab.vrrpd_state(1, A).as_deref() == Some("MASTER")
+    });
+    let log = p.log_text();
+    assert!(
+        log.contains("with the link down and up") && log.contains("2 route(s) re-installed"),
+        "the fallback path is not logged as expected:\n{log}"
+    );
+    assert!(link_is_up(h, A), "the link must be up again after the fallback");
+    let without_vip = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|r| !r.contains(VIP_A)).collect() };
+    assert_eq!(routes(h, A), main_before, "main-table routes after the down/set/up MAC change");
+    assert_eq!(without_vip(routes_all(h, A)), all_before, "routes of eth0 (all tables, VIP aside)");
+
+    p.term();
+    assert_eq!(p.wait_exit(HANG).code(), Some(0), "exit status on SIGTERM:\n{}", p.log_text());
+    assert!(released(h, A, VIP_A, &orig), "stop restores the MAC (fallback path again) and removes the VIP");
+    assert_eq!(routes(h, A), main_before, "main-table routes after stopping");
+    assert_eq!(routes_all(h, A), all_before, "routes of eth0 (all tables) after stopping");
+}
+
+#[test]
 fn sigterm_on_master_hands_over_within_skew_time() {
     if skip_unless_root() {
         return;

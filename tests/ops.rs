@@ -546,3 +546,52 @@ fn init_script_starts_and_stops_one_vrrpd_per_conf() {
     let o = init_cmd("stop");
     assert!(o.status.success(), "stop when stopped: {}", show(&o));
 }
+
+// ---------------------------------------------------------------------------------------------
+// the demo, end to end
+
+#[test]
+fn demo_runs_end_to_end_and_cleans_up() {
+    if !is_root() {
+        skip("needs root for network namespaces");
+        return;
+    }
+    // The demo builds what is missing (the workspace is already built by `cargo test`).
+    let mut child = Command::new(root().join("scripts/demo.sh"))
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scripts/demo.sh");
+    let pid = child.id();
+    // Bounded: the demo must finish well under a minute; 150 s only catches a hang.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("scripts/demo.sh still running after 150 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stdout = text(&out.stdout);
+    assert!(status.success(), "demo failed ({status}):\n{stdout}\n{}", text(&out.stderr));
+    for want in [
+        "VRRP OK: host is MASTER",
+        "VRRP OK: host is BACKUP",
+        "VRRP CRITICAL",
+        "after the cable was pulled",
+        "00:00:5e:00:01:33",
+        "00:00:5e:00:01:34",
+        "summary",
+    ] {
+        assert!(stdout.contains(want), "demo output lacks {want:?}:\n{stdout}");
+    }
+    // Nothing left behind: the demo's namespaces are named after its pid.
+    let ns = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip netns").stdout);
+    assert!(!ns.contains(&format!("vdemo{pid}")), "demo namespaces left behind:\n{ns}");
+}

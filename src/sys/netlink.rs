@@ -5,7 +5,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
+use netlink_packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use std::io;
@@ -271,7 +271,7 @@ impl Rtnl {
     pub fn add_route(&mut self, r: &RouteMessage) -> io::Result<()> {
         let mut m = RouteMessage::default();
         m.header = r.header.clone();
-        m.header.flags = Default::default();
+        m.header.flags = creation_flags(r);
         m.attributes = r
             .attributes
             .iter()
@@ -307,6 +307,12 @@ pub fn kernel_managed(r: &RouteMessage) -> bool {
         || r.header.kind == RouteType::Broadcast
 }
 
+/// The flags a route is created with (onlink, pervasive); the others (linkdown, dead, offload...)
+/// describe the kernel's view of it and are refused or meaningless in a request.
+fn creation_flags(r: &RouteMessage) -> RouteFlags {
+    r.header.flags & (RouteFlags::Onlink | RouteFlags::Pervasive)
+}
+
 /// Identity of a route for before/after comparison (header and attributes, cache info left out).
 pub fn route_key(r: &RouteMessage) -> String {
     let attrs: Vec<_> = r
@@ -315,7 +321,7 @@ pub fn route_key(r: &RouteMessage) -> String {
         .filter(|a| !matches!(a, RouteAttribute::CacheInfo(_) | RouteAttribute::Expires(_)))
         .collect();
     let mut h = r.header.clone();
-    h.flags = Default::default();
+    h.flags = creation_flags(r);
     format!("{h:?} {attrs:?}")
 }
 
