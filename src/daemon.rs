@@ -5,6 +5,7 @@
 use crate::arp::{self, fmt_mac, is_virtual_mac};
 use crate::cli::{Config, Vip};
 use crate::control::{self, Message, Request};
+use crate::ctl::{Ctl, Role};
 use crate::fsm::{Action, Params, State, Vrrp};
 use crate::group::{self, Status};
 use crate::hooks::{Hooks, Job};
@@ -16,16 +17,12 @@ use crate::sys::proc::PidFile;
 use crate::sys::raw::{self, FrameSocket, VrrpSocket};
 use crate::sys::watch::DirWatch;
 use log::{debug, error, info, warn};
-use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
 use signal_hook_mio::v1_0::Signals;
-use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const T_VRRP: Token = Token(0);
@@ -34,7 +31,6 @@ const T_SIGNAL: Token = Token(2);
 const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
 const T_WATCH: Token = Token(5);
-const FIRST_CONN: usize = 16;
 
 /// Gratuitous ARP bursts after becoming MASTER, relative to the transition.
 const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
@@ -42,10 +38,6 @@ const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Dura
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
 /// At most one log line per drop kind per this period.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(1);
-/// A peer that does not read its messages is cut off past this much unsent data.
-const MAX_PENDING_OUT: usize = 64 * 1024;
-/// Most connections at once (siblings + atropos); more are refused.
-const MAX_CONNS: usize = 2048;
 
 /// Counters shown by atropos.
 #[derive(Clone, Debug, Default)]
@@ -65,25 +57,6 @@ pub enum Exit {
 struct DropLog {
     last: Option<Instant>,
     suppressed: u64,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Role {
-    Unknown,
-    /// A sibling; `bye` once it announced a clean stop.
-    Member {
-        status: Option<Status>,
-        bye: bool,
-    },
-    Client,
-}
-
-struct Conn {
-    stream: UnixStream,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
-    role: Role,
-    writable_registered: bool,
 }
 
 pub struct Daemon {
@@ -107,9 +80,7 @@ pub struct Daemon {
     frames: FrameSocket,
     poll: Poll,
     signals: Signals,
-    listener: UnixListener,
-    conns: BTreeMap<usize, Conn>,
-    next_conn: usize,
+    ctl: Ctl,
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
     drained: bool,
@@ -256,16 +227,12 @@ impl Daemon {
         let mut signals =
             Signals::new([SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD]).map_err(io_ctx("signals"))?;
         let sock_path = rundir::sock_path(&cfg.rundir, &cfg.ifname);
-        // We hold the interface's pid lock: a socket file there is a dead predecessor's.
-        let _ = std::fs::remove_file(&sock_path);
-        let mut listener =
-            UnixListener::bind(&sock_path).map_err(io_ctx(format!("{}: control socket", sock_path.display())))?;
-        let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
         let reg = poll.registry();
+        let ctl =
+            Ctl::bind(&sock_path, reg, T_LISTEN).map_err(io_ctx(format!("{}: control socket", sock_path.display())))?;
         reg.register(&mut SourceFd(&vsock.fd()), T_VRRP, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut signals, T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
-        reg.register(&mut listener, T_LISTEN, Interest::READABLE).map_err(io_ctx("epoll"))?;
         let watch = match DirWatch::new(&cfg.rundir) {
             Ok(w) => {
                 reg.register(&mut SourceFd(&w.fd()), T_WATCH, Interest::READABLE).map_err(io_ctx("epoll"))?;
@@ -305,9 +272,7 @@ impl Daemon {
             frames,
             poll,
             signals,
-            listener,
-            conns: BTreeMap::new(),
-            next_conn: FIRST_CONN,
+            ctl,
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
             drained: rundir::drained(&cfg.rundir),
@@ -404,13 +369,7 @@ impl Daemon {
 
     fn rebind_socket(&mut self) -> Result<(), String> {
         let sock_path = rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname);
-        let mut listener = UnixListener::bind(&sock_path).map_err(|e| format!("{}: {e}", sock_path.display()))?;
-        let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
-        let reg = self.poll.registry();
-        let _ = reg.deregister(&mut self.listener);
-        reg.register(&mut listener, T_LISTEN, Interest::READABLE).map_err(|e| e.to_string())?;
-        self.listener = listener;
-        Ok(())
+        self.ctl.rebind(&sock_path, self.poll.registry()).map_err(|e| format!("{}: {e}", sock_path.display()))
     }
 
     fn status(&self) -> Status {
@@ -427,15 +386,7 @@ impl Daemon {
 
     /// The siblings we hear from, one per interface.
     fn siblings(&self) -> Vec<Status> {
-        let mut by_if: BTreeMap<&str, &Status> = BTreeMap::new();
-        for c in self.conns.values() {
-            if let Role::Member { status: Some(s), .. } = &c.role
-                && s.ifname != self.cfg.ifname
-            {
-                by_if.insert(&s.ifname, s);
-            }
-        }
-        by_if.into_values().cloned().collect()
+        self.ctl.siblings(&self.cfg.ifname)
     }
 
     pub fn run(&mut self) -> Exit {
@@ -494,7 +445,7 @@ impl Daemon {
                             self.hooks.close_output();
                         }
                     }
-                    T_LISTEN => self.on_accept(),
+                    T_LISTEN => self.ctl.accept_all(self.poll.registry()),
                     T_WATCH => self.on_rundir_changes(),
                     Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
                 }
@@ -1009,138 +960,36 @@ impl Daemon {
 
     // ----- control sockets: siblings and atropos -----
 
-    fn add_conn(&mut self, mut stream: UnixStream, role: Role) -> Option<usize> {
-        if self.conns.len() >= MAX_CONNS {
-            warn!("too many control connections: refusing one");
-            return None;
-        }
-        let t = self.next_conn;
-        self.next_conn += 1;
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(t), Interest::READABLE) {
-            warn!("cannot watch a control connection: {e}");
-            return None;
-        }
-        self.conns.insert(t, Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false });
-        Some(t)
-    }
-
     /// At start: connect to every member already running in the run dir.
     fn connect_siblings(&mut self) {
         for (ifname, path) in rundir::sibling_sockets(&self.cfg.rundir, &self.cfg.ifname) {
-            match std::os::unix::net::UnixStream::connect(&path) {
-                Ok(s) => {
-                    if s.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    let stream = UnixStream::from_std(s);
-                    if let Some(t) = self.add_conn(stream, Role::Member { status: None, bye: false }) {
-                        let hello = control::status_msg("HELLO", &self.status()).encode();
-                        self.send_to(t, &hello);
-                        debug!("connected to member {ifname}");
-                    }
+            match self.ctl.connect(&path, self.poll.registry()) {
+                Ok(Some(t)) => {
+                    let hello = control::status_msg("HELLO", &self.status()).encode();
+                    self.send_to(t, &hello);
+                    debug!("connected to member {ifname}");
                 }
+                Ok(None) => {}
                 Err(e) => debug!("member socket {} not answering ({e}): not running", path.display()),
             }
         }
     }
 
-    fn on_accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    let uid = proc::peer_uid(stream.as_raw_fd());
-                    // Root only (or, for a vrrpd run by another user in a test, that same user).
-                    let allowed = matches!(uid, Ok(u) if u == 0 || u == proc::euid());
-                    if !allowed {
-                        let mut s = stream;
-                        let _ = s.write_all(b"ERR\tmsg=atropos must be run as root\n");
-                        warn!(
-                            "refused a control connection from uid {}",
-                            uid.map(|u| u.to_string()).unwrap_or("?".into())
-                        );
-                        continue;
-                    }
-                    self.add_conn(stream, Role::Unknown);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("accept failed: {e}");
-                    return;
-                }
-            }
-        }
-    }
-
     fn send_to(&mut self, t: usize, text: &str) {
-        let Some(c) = self.conns.get_mut(&t) else { return };
-        c.wbuf.extend_from_slice(text.as_bytes());
-        if c.wbuf.len() > MAX_PENDING_OUT {
+        if !self.ctl.send(self.poll.registry(), t, text) {
             warn!("a control peer does not read its messages: disconnecting it");
             self.close_conn(t);
-            return;
-        }
-        self.flush_conn(t);
-    }
-
-    fn flush_conn(&mut self, t: usize) {
-        let Some(c) = self.conns.get_mut(&t) else { return };
-        while !c.wbuf.is_empty() {
-            match c.stream.write(&c.wbuf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    c.wbuf.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    c.wbuf.clear();
-                    break;
-                }
-            }
-        }
-        let want_w = !c.wbuf.is_empty();
-        if want_w != c.writable_registered {
-            let interest = if want_w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            let _ = self.poll.registry().reregister(&mut c.stream, Token(t), interest);
-            c.writable_registered = want_w;
         }
     }
 
     fn on_conn(&mut self, t: usize, readable: bool, writable: bool) {
         if writable {
-            self.flush_conn(t);
+            self.ctl.flush(self.poll.registry(), t);
         }
         if !readable {
             return;
         }
-        let mut closed = false;
-        let mut lines = Vec::new();
-        if let Some(c) = self.conns.get_mut(&t) {
-            let mut buf = [0u8; 2048];
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(n) => c.rbuf.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
-                }
-            }
-            match control::take_lines(&mut c.rbuf) {
-                Ok(l) => lines = l,
-                Err(e) => {
-                    warn!("control connection: {e}: disconnecting it");
-                    closed = true;
-                }
-            }
-        }
+        let (lines, closed) = self.ctl.read(t);
         for line in lines {
             self.on_line(t, &line);
         }
@@ -1157,7 +1006,7 @@ impl Daemon {
                 return;
             }
         };
-        let role_is_member = matches!(self.conns.get(&t).map(|c| &c.role), Some(Role::Member { .. }));
+        let role_is_member = matches!(self.ctl.role(t), Some(Role::Member { .. }));
         match msg.verb.as_str() {
             "HELLO" | "STATUS" => {
                 if !self.in_group() {
@@ -1183,8 +1032,8 @@ impl Daemon {
                     );
                 }
                 let answer_hello = msg.verb == "HELLO" && !role_is_member;
-                if let Some(c) = self.conns.get_mut(&t) {
-                    c.role = Role::Member { status: Some(status), bye: false };
+                if let Some(r) = self.ctl.role_mut(t) {
+                    *r = Role::Member { status: Some(status), bye: false };
                 }
                 if answer_hello {
                     let hello = control::status_msg("HELLO", &self.status()).encode();
@@ -1192,7 +1041,7 @@ impl Daemon {
                 }
             }
             "BYE" => {
-                if let Some(Conn { role: Role::Member { bye, .. }, .. }) = self.conns.get_mut(&t) {
+                if let Some(Role::Member { bye, .. }) = self.ctl.role_mut(t) {
                     *bye = true;
                 }
             }
@@ -1201,8 +1050,8 @@ impl Daemon {
                     warn!("unexpected {verb} from a member: ignored");
                     return;
                 }
-                if let Some(c) = self.conns.get_mut(&t) {
-                    c.role = Role::Client;
+                if let Some(r) = self.ctl.role_mut(t) {
+                    *r = Role::Client;
                 }
                 let answer = self.on_request(verb);
                 self.send_to(t, &answer.encode());
@@ -1279,9 +1128,8 @@ impl Daemon {
     }
 
     fn close_conn(&mut self, t: usize) {
-        let Some(mut c) = self.conns.remove(&t) else { return };
-        let _ = self.poll.registry().deregister(&mut c.stream);
-        if let Role::Member { status: Some(s), bye } = c.role {
+        let Some(role) = self.ctl.remove(self.poll.registry(), t) else { return };
+        if let Role::Member { status: Some(s), bye } = role {
             // Still present through another connection?
             if self.siblings().iter().any(|x| x.ifname == s.ifname) {
                 return;
@@ -1391,9 +1239,7 @@ impl Daemon {
             return;
         }
         let line = control::status_msg("STATUS", &st).encode();
-        let members: Vec<usize> =
-            self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect();
-        for t in members {
+        for t in self.ctl.member_tokens() {
             self.send_to(t, &line);
         }
         self.announced = Some(st);
@@ -1401,9 +1247,7 @@ impl Daemon {
 
     fn say_bye(&mut self, why: &str) {
         let line = Message::new("BYE").with("if", &self.cfg.ifname).with("reason", why).encode();
-        let members: Vec<usize> =
-            self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect();
-        for t in members {
+        for t in self.ctl.member_tokens() {
             self.send_to(t, &line);
         }
     }

@@ -6,6 +6,7 @@
 pub mod arp;
 pub mod cli;
 pub mod control;
+pub mod ctl;
 pub mod daemon;
 pub mod fsm;
 pub mod group;

@@ -1,0 +1,221 @@
+//! A member's control sockets: the listener in the run dir and the connections to siblings and
+//! atropos. Plumbing only (accept with a peer-credential check, buffered non-blocking lines); what the
+//! messages mean is the daemon's business.
+
+use crate::control;
+use crate::group::Status;
+use crate::sys::proc;
+use log::warn;
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Tokens from here on are connections.
+pub const FIRST_CONN: usize = 16;
+/// A peer that does not read its messages is cut off past this much unsent data.
+const MAX_PENDING_OUT: usize = 64 * 1024;
+/// Most connections at once (siblings + atropos); more are refused.
+const MAX_CONNS: usize = 2048;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Has not said anything yet.
+    Unknown,
+    /// A sibling; `bye` once it announced a clean stop.
+    Member { status: Option<Status>, bye: bool },
+    /// atropos (or another client).
+    Client,
+}
+
+struct Conn {
+    stream: UnixStream,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    role: Role,
+    writable_registered: bool,
+}
+
+pub struct Ctl {
+    listener: UnixListener,
+    listen_token: Token,
+    conns: BTreeMap<usize, Conn>,
+    next: usize,
+}
+
+fn bind(path: &Path) -> io::Result<UnixListener> {
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+impl Ctl {
+    /// Binds `path` (mode 0600). The caller holds the interface's pid lock, so a file already there
+    /// is a dead predecessor's and is replaced.
+    pub fn bind(path: &Path, reg: &Registry, token: Token) -> io::Result<Ctl> {
+        let _ = std::fs::remove_file(path);
+        let mut listener = bind(path)?;
+        reg.register(&mut listener, token, Interest::READABLE)?;
+        Ok(Ctl { listener, listen_token: token, conns: BTreeMap::new(), next: FIRST_CONN })
+    }
+
+    /// Binds again after the socket file (or the run dir) was removed.
+    pub fn rebind(&mut self, path: &Path, reg: &Registry) -> io::Result<()> {
+        let _ = std::fs::remove_file(path);
+        let mut listener = bind(path)?;
+        let _ = reg.deregister(&mut self.listener);
+        reg.register(&mut listener, self.listen_token, Interest::READABLE)?;
+        self.listener = listener;
+        Ok(())
+    }
+
+    fn add(&mut self, reg: &Registry, mut stream: UnixStream, role: Role) -> Option<usize> {
+        if self.conns.len() >= MAX_CONNS {
+            warn!("too many control connections: refusing one");
+            return None;
+        }
+        let t = self.next;
+        self.next += 1;
+        if let Err(e) = reg.register(&mut stream, Token(t), Interest::READABLE) {
+            warn!("cannot watch a control connection: {e}");
+            return None;
+        }
+        self.conns.insert(t, Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false });
+        Some(t)
+    }
+
+    /// Connects to a sibling's socket.
+    pub fn connect(&mut self, path: &Path, reg: &Registry) -> io::Result<Option<usize>> {
+        let s = std::os::unix::net::UnixStream::connect(path)?;
+        s.set_nonblocking(true)?;
+        Ok(self.add(reg, UnixStream::from_std(s), Role::Member { status: None, bye: false }))
+    }
+
+    /// Accepts every pending connection from root (or, for a vrrpd run by another user in a test,
+    /// from that same user); refuses the others with one line.
+    pub fn accept_all(&mut self, reg: &Registry) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    let uid = proc::peer_uid(stream.as_raw_fd());
+                    if matches!(uid, Ok(u) if u == 0 || u == proc::euid()) {
+                        self.add(reg, stream, Role::Unknown);
+                    } else {
+                        let _ = stream.write_all(b"ERR\tmsg=atropos must be run as root\n");
+                        let who = uid.map(|u| u.to_string()).unwrap_or_else(|_| "?".into());
+                        warn!("refused a control connection from uid {who}");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Queues `text` and writes what the socket takes. Returns false when the peer does not read
+    /// (its backlog passed the limit): the caller closes the connection.
+    pub fn send(&mut self, reg: &Registry, t: usize, text: &str) -> bool {
+        let Some(c) = self.conns.get_mut(&t) else { return true };
+        c.wbuf.extend_from_slice(text.as_bytes());
+        if c.wbuf.len() > MAX_PENDING_OUT {
+            return false;
+        }
+        self.flush(reg, t);
+        true
+    }
+
+    /// Writes what is pending; asks for writability only while something is left.
+    pub fn flush(&mut self, reg: &Registry, t: usize) {
+        let Some(c) = self.conns.get_mut(&t) else { return };
+        while !c.wbuf.is_empty() {
+            match c.stream.write(&c.wbuf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    c.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    c.wbuf.clear();
+                    break;
+                }
+            }
+        }
+        let want_w = !c.wbuf.is_empty();
+        if want_w != c.writable_registered {
+            let interest = if want_w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let _ = reg.reregister(&mut c.stream, Token(t), interest);
+            c.writable_registered = want_w;
+        }
+    }
+
+    /// Reads what is there; returns the complete lines and whether the connection must be closed
+    /// (end of stream, error, or a line over the limit).
+    pub fn read(&mut self, t: usize) -> (Vec<String>, bool) {
+        let Some(c) = self.conns.get_mut(&t) else { return (Vec::new(), false) };
+        let mut closed = false;
+        let mut buf = [0u8; 2048];
+        loop {
+            match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => c.rbuf.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        match control::take_lines(&mut c.rbuf) {
+            Ok(lines) => (lines, closed),
+            Err(e) => {
+                warn!("control connection: {e}: disconnecting it");
+                (Vec::new(), true)
+            }
+        }
+    }
+
+    /// Closes a connection; returns what it was.
+    pub fn remove(&mut self, reg: &Registry, t: usize) -> Option<Role> {
+        let mut c = self.conns.remove(&t)?;
+        let _ = reg.deregister(&mut c.stream);
+        Some(c.role)
+    }
+
+    pub fn role(&self, t: usize) -> Option<&Role> {
+        self.conns.get(&t).map(|c| &c.role)
+    }
+
+    pub fn role_mut(&mut self, t: usize) -> Option<&mut Role> {
+        self.conns.get_mut(&t).map(|c| &mut c.role)
+    }
+
+    /// Connections to siblings.
+    pub fn member_tokens(&self) -> Vec<usize> {
+        self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect()
+    }
+
+    /// The siblings heard from, one per interface (two connections to one sibling count once).
+    pub fn siblings(&self, me: &str) -> Vec<Status> {
+        let mut by_if: BTreeMap<&str, &Status> = BTreeMap::new();
+        for c in self.conns.values() {
+            if let Role::Member { status: Some(s), .. } = &c.role
+                && s.ifname != me
+            {
+                by_if.insert(&s.ifname, s);
+            }
+        }
+        by_if.into_values().cloned().collect()
+    }
+}
