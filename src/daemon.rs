@@ -92,6 +92,8 @@ pub struct Daemon {
     announced: Option<Status>,
     /// Last verdict reason logged, to log group changes once.
     last_why_not: String,
+    /// Why the host holds us BACKUP although we won our own election (None when not held).
+    held: Option<String>,
     pub counters: Counters,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
@@ -280,6 +282,7 @@ impl Daemon {
             pidfile_again: None,
             announced: None,
             last_why_not: String::new(),
+            held: None,
             counters: Counters::default(),
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
@@ -313,7 +316,15 @@ impl Daemon {
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,
-            reason: self.fsm.reason().to_string(),
+            reason: self.reason(),
+        }
+    }
+
+    /// Why we are in our role, and why we are held BACKUP when we won our election.
+    fn reason(&self) -> String {
+        match &self.held {
+            Some(h) => format!("{}; held BACKUP: {h}", self.fsm.reason()),
+            None => self.fsm.reason().to_string(),
         }
     }
 
@@ -465,6 +476,7 @@ impl Daemon {
 
     /// Runs timers, then applies the group's verdict until nothing changes, then tells the siblings.
     fn settle(&mut self, now: Instant) {
+        let mut held_changed = false;
         for _ in 0..4 {
             let me = self.status();
             let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
@@ -479,16 +491,22 @@ impl Daemon {
                 v
             };
             if v.why_not != self.last_why_not {
-                if self.in_group() || self.drained {
-                    if v.allow {
-                        info!("group: every member won its election: the host may be MASTER");
-                    } else if self.fsm.wants_master() || self.fsm.state() == State::Master {
-                        info!("group: host held BACKUP: {}", v.why_not);
-                    } else {
-                        debug!("group: host held BACKUP: {}", v.why_not);
-                    }
+                if v.allow && self.in_group() {
+                    info!("group: every member won its election: the host may be MASTER");
+                } else if !v.allow {
+                    debug!("group: host held BACKUP: {}", v.why_not);
                 }
                 self.last_why_not = v.why_not.clone();
+            }
+            // Say once, at info, when this LAN's election is won but the host is held BACKUP.
+            let held =
+                (!v.allow && self.fsm.state() == State::Backup && self.fsm.wants_master()).then(|| v.why_not.clone());
+            if held != self.held {
+                if let Some(h) = &held {
+                    info!("won the election on this LAN ({}) but held BACKUP: {h}", self.fsm.reason());
+                }
+                self.held = held;
+                held_changed = true;
             }
             let why = if self.in_group() { format!("group: {}", v.why_not) } else { v.why_not.clone() };
             acts.extend(self.fsm.verdict(now, v.allow, &why));
@@ -496,6 +514,9 @@ impl Daemon {
                 break;
             }
             self.run_actions(now, acts);
+        }
+        if held_changed {
+            self.save_state_logged();
         }
         self.announce();
     }
@@ -1116,7 +1137,7 @@ impl Daemon {
             .with("heard_prio", heard.map(|h| h.priority.to_string()).unwrap_or_else(|| "-".into()))
             .with("heard_ago_ms", heard.map(|h| h.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()))
             .with("since", self.since_ms)
-            .with("reason", self.fsm.reason())
+            .with("reason", self.reason())
             .with("sent", self.counters.sent)
             .with("recv", self.counters.received)
             .with("drops", drops.join(","))

@@ -353,6 +353,24 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
         }
         return UNKNOWN;
     }
+    if seen.iter().all(|s| s.answer.is_err()) {
+        // Records but no live process: no vrrpd is running on this host.
+        let left: Vec<String> = seen
+            .iter()
+            .map(|s| format!("{} ({})", s.ifname, s.record.as_ref().map(|r| r.state.as_str()).unwrap_or("no record")))
+            .collect();
+        let msg = format!("no vrrpd answers in {} (left in the state file: {})", dir.display(), left.join(", "));
+        if json {
+            println!(
+                "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
+                json_str(&dir.display().to_string()),
+                json_str(&msg)
+            );
+        } else {
+            println!("VRRP UNKNOWN: {msg}");
+        }
+        return UNKNOWN;
+    }
     let rows: Vec<Row> = seen.iter().map(row).collect();
     let (global, status, problems) = assess(&rows, &seen, drained);
     if json {

@@ -17,6 +17,7 @@
 //! snapshot of the lab. Logs live in a per-lab directory under the temp dir; it is removed after
 //! a successful test unless `VRRPD_LAB_KEEP=1`.
 #![allow(dead_code)]
+pub mod inject;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -817,4 +818,29 @@ impl Drop for Lab {
             eprintln!("lab {}: logs kept in {}", self.name, self.dir.display());
         }
     }
+}
+
+/// The atropos binary next to the vrrpd under test. `cargo test` builds only the binaries of the
+/// package whose tests run, so the first call builds atropos (same target dir and profile).
+pub fn atropos_bin() -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    let vrrpd = Path::new(env!("CARGO_BIN_EXE_vrrpd"));
+    let bin = vrrpd.with_file_name("atropos");
+    BUILD.call_once(|| {
+        let profile_dir = vrrpd.parent().expect("binary directory");
+        let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        c.args(["build", "-q", "-p", "atropos"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            c.env("CARGO_TARGET_DIR", target_dir);
+        }
+        match c.status() {
+            Ok(st) if st.success() => {}
+            other => eprintln!("cargo build -p atropos: {other:?} (using what is in {})", profile_dir.display()),
+        }
+    });
+    assert!(bin.is_file(), "no atropos binary at {} (cargo build -p atropos failed)", bin.display());
+    bin
 }
