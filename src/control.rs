@@ -86,6 +86,7 @@ pub fn status_msg(verb: &str, s: &Status) -> Message {
         .with("wants", u8::from(s.wants))
         .with("link", if s.link_up { "up" } else { "down" })
         .with("prio", s.prio)
+        .with("resign", u8::from(s.resigned))
 }
 
 pub fn parse_status(m: &Message) -> Result<Status, String> {
@@ -102,6 +103,8 @@ pub fn parse_status(m: &Message) -> Result<Status, String> {
         wants: need("wants")? == "1",
         link_up: need("link")? == "up",
         prio: need("prio")?.parse().map_err(|_| "bad priority")?,
+        // Optional: members of an older version do not send it.
+        resigned: m.get("resign") == Some("1"),
     })
 }
 
@@ -159,6 +162,7 @@ mod tests {
             wants: true,
             link_up: false,
             prio: 110,
+            resigned: true,
         };
         let line = status_msg("STATUS", &s).encode();
         assert!(line.ends_with('\n'));

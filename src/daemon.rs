@@ -392,6 +392,7 @@ impl Daemon {
             wants: self.fsm.wants_master(),
             link_up: self.link_up,
             prio: self.fsm.priority(),
+            resigned: self.fsm.won_by_resignation(),
         }
     }
 
@@ -481,7 +482,7 @@ impl Daemon {
             let me = self.status();
             let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
             let v = group::verdict(&me, &siblings, self.cfg.members.unwrap_or(1), self.drained);
-            self.fsm.set_sibling_won(v.sibling_won);
+            self.fsm.set_sibling_won(v.sibling_won, v.sibling_resigned);
             let mut acts = self.fsm.tick(now);
             let wish = self.fsm.wants_master();
             // A tick may have made us a candidate: recompute with our new wish.
@@ -513,6 +514,8 @@ impl Daemon {
             if acts.is_empty() {
                 break;
             }
+            // Siblings first: they release (or take over) in parallel with our own actions.
+            self.announce();
             self.run_actions(now, acts);
         }
         if held_changed {
@@ -789,6 +792,10 @@ impl Daemon {
                         continue;
                     }
                     let acts = self.fsm.advert(now, r.src, r.advert.priority);
+                    if !acts.is_empty() {
+                        // A better master here: siblings release in parallel with us.
+                        self.announce();
+                    }
                     self.run_actions(now, acts);
                     // React at once: a higher master heard here must release every member now.
                     self.settle(now);

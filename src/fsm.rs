@@ -72,6 +72,13 @@ pub struct Vrrp {
     /// Last time the master of our LAN proved alive (an advert that reset the Master_Down_Timer).
     master_alive_at: Instant,
     sibling_won: bool,
+    /// A sibling won because its master resigned with priority 0 (an explicit message, which a
+    /// partition cannot produce): we may follow at once.
+    sibling_resigned: bool,
+    /// Our master sent priority 0 since it last proved alive.
+    resign_seen: bool,
+    /// We won (candidate) because our master resigned, or by following such a sibling.
+    by_resignation: bool,
     heard: Option<Heard>,
 }
 
@@ -90,6 +97,9 @@ impl Vrrp {
             adver_at: None,
             master_alive_at: now,
             sibling_won: false,
+            sibling_resigned: false,
+            resign_seen: false,
+            by_resignation: false,
             heard: None,
         }
     }
@@ -109,6 +119,11 @@ impl Vrrp {
     pub fn heard(&self) -> Option<Heard> {
         self.heard
     }
+    /// True when we won because our master resigned (priority 0), directly or through a sibling.
+    pub fn won_by_resignation(&self) -> bool {
+        self.wants_master() && self.by_resignation
+    }
+
     /// True when this router has won its own election (candidate Backup, or Master).
     pub fn wants_master(&self) -> bool {
         self.state == State::Master || (self.state == State::Backup && self.candidate)
@@ -149,6 +164,8 @@ impl Vrrp {
         }
         self.state = State::Backup;
         self.master_alive_at = now;
+        self.resign_seen = false;
+        self.by_resignation = false;
         if self.p.priority == 255 {
             self.candidate = true;
             self.master_down_at = None;
@@ -171,6 +188,7 @@ impl Vrrp {
                     // §6.4.2: the master resigned; take over after Skew_Time.
                     self.master_down_at = Some(now + self.skew_time());
                     self.master_alive_at = now;
+                    self.resign_seen = true;
                     if !self.candidate {
                         self.why = format!("master {src} resigned (priority 0)");
                     }
@@ -181,6 +199,8 @@ impl Vrrp {
                         self.why = format!("master {src} heard with priority {priority}");
                     }
                     self.candidate = false;
+                    self.resign_seen = false;
+                    self.by_resignation = false;
                 }
                 // else: lower priority and preemption on: discard, our timer runs out and we preempt.
                 vec![]
@@ -219,6 +239,7 @@ impl Vrrp {
                     self.master_down_at = None;
                     if !self.candidate {
                         self.candidate = true;
+                        self.by_resignation = self.resign_seen;
                         let silent = now.saturating_duration_since(self.master_alive_at);
                         self.why = if self.why.starts_with("master ") && self.why.contains("resigned") {
                             self.why.clone()
@@ -228,6 +249,12 @@ impl Vrrp {
                             format!("no advert for {} (Master_Down_Interval)", secs(silent))
                         };
                     }
+                }
+                if self.sibling_resigned && !self.candidate {
+                    self.candidate = true;
+                    self.by_resignation = true;
+                    self.why =
+                        "another interface of this host took over from a master that resigned (priority 0)".into();
                 }
                 if self.sibling_won && !self.candidate && now >= self.master_alive_at + self.follow_after() {
                     self.candidate = true;
@@ -255,6 +282,7 @@ impl Vrrp {
             State::Backup if allow && self.candidate => {
                 self.state = State::Master;
                 self.candidate = false;
+                self.by_resignation = false;
                 self.master_down_at = None;
                 self.adver_at = Some(now + self.p.adver_int);
                 vec![Action::EnterMaster { reason: self.why.clone() }, Action::SendAdvert { priority: self.p.priority }]
@@ -262,6 +290,8 @@ impl Vrrp {
             State::Master if !allow => {
                 self.state = State::Backup;
                 self.candidate = false;
+                self.resign_seen = false;
+                self.by_resignation = false;
                 self.arm_master_down(now, self.master_down_interval());
                 self.master_alive_at = now;
                 self.why = why_not.to_string();
@@ -286,9 +316,11 @@ impl Vrrp {
         self.p.primary = primary;
     }
 
-    /// Tells whether another member of the host group has won its election.
-    pub fn set_sibling_won(&mut self, won: bool) {
+    /// Tells whether another member of the host group has won its election, and whether it won
+    /// because its master resigned (then we follow at the next tick instead of after a silence).
+    pub fn set_sibling_won(&mut self, won: bool, by_resignation: bool) {
         self.sibling_won = won;
+        self.sibling_resigned = won && by_resignation;
     }
 
     /// Changes the priority; a Master advertises it from its next advert. Priority 255 is reserved to
@@ -540,7 +572,7 @@ mod tests {
         let mut v = Vrrp::new(params(100, true), t0);
         v.startup(t0);
         v.advert(t0 + ms(100), PEER_HIGH, 110);
-        v.set_sibling_won(true);
+        v.set_sibling_won(true, false);
         assert_eq!(v.next_deadline(), Some(t0 + ms(100 + 1125)));
         v.tick(t0 + ms(1224));
         assert!(!v.wants_master());
@@ -550,12 +582,47 @@ mod tests {
     }
 
     #[test]
+    fn follows_at_once_a_sibling_whose_master_resigned() {
+        let t0 = Instant::now();
+        // The sibling: its master resigns with priority 0, it wins after Skew_Time.
+        let mut a = Vrrp::new(params(100, true), t0);
+        a.startup(t0);
+        a.advert(t0 + ms(100), PEER_HIGH, 110);
+        a.advert(t0 + ms(500), PEER_HIGH, 0);
+        a.tick(t0 + ms(1110));
+        assert!(a.wants_master() && a.won_by_resignation());
+        // We heard our master 0.4 s ago (its link to us is gone, it could not resign here).
+        let mut b = Vrrp::new(params(100, true), t0);
+        b.startup(t0);
+        b.advert(t0 + ms(700), PEER_HIGH, 110);
+        b.set_sibling_won(true, a.won_by_resignation());
+        b.tick(t0 + ms(1110));
+        assert!(b.wants_master(), "follows without waiting for a silence");
+        assert!(b.won_by_resignation(), "and passes it on");
+        assert!(b.reason().contains("resigned"), "{}", b.reason());
+        // A sibling that won by silence (partition) does not make us follow a live master.
+        let mut c = Vrrp::new(params(100, true), t0);
+        c.startup(t0);
+        c.advert(t0 + ms(700), PEER_HIGH, 110);
+        c.set_sibling_won(true, false);
+        c.tick(t0 + ms(1110));
+        assert!(!c.wants_master());
+        // A master heard after the resignation cancels it.
+        let mut d = Vrrp::new(params(100, true), t0);
+        d.startup(t0);
+        d.advert(t0 + ms(100), PEER_HIGH, 0);
+        d.advert(t0 + ms(200), PEER_HIGH, 110);
+        d.tick(t0 + ms(5000));
+        assert!(d.wants_master() && !d.won_by_resignation(), "won later by silence, not by resignation");
+    }
+
+    #[test]
     fn a_live_master_is_never_abandoned_for_a_sibling() {
         // Partition on another LAN: our sibling won there, but our own master keeps advertising.
         let t0 = Instant::now();
         let mut v = Vrrp::new(params(100, true), t0);
         v.startup(t0);
-        v.set_sibling_won(true);
+        v.set_sibling_won(true, false);
         for t in (0..30_000).step_by(1000) {
             // Adverts arrive up to 100 ms late.
             v.advert(t0 + ms(t + (t % 7) * 14), PEER_HIGH, 110);

@@ -16,6 +16,8 @@ pub struct Status {
     pub wants: bool,
     pub link_up: bool,
     pub prio: u8,
+    /// Won because its master resigned with priority 0.
+    pub resigned: bool,
 }
 
 /// The group's verdict for this member.
@@ -26,12 +28,15 @@ pub struct Verdict {
     pub why_not: String,
     /// Another member has won its election (lets a member whose master went silent follow).
     pub sibling_won: bool,
+    /// ... because its master resigned (lets a member follow at once).
+    pub sibling_resigned: bool,
 }
 
 /// `expected`: the -M value. `drained`: `atropos --backup` is in force.
 pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -> Verdict {
     let sibling_won = siblings.iter().any(|s| s.wants && s.link_up);
-    let refuse = |why: String| Verdict { allow: false, why_not: why, sibling_won };
+    let sibling_resigned = siblings.iter().any(|s| s.wants && s.link_up && s.resigned);
+    let refuse = |why: String| Verdict { allow: false, why_not: why, sibling_won, sibling_resigned };
     if drained {
         return refuse("host drained by atropos --backup".into());
     }
@@ -51,7 +56,7 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
         };
         return refuse(format!("{} (vrid {}) {what}", lost.ifname, lost.vrid));
     }
-    Verdict { allow: true, why_not: String::new(), sibling_won }
+    Verdict { allow: true, why_not: String::new(), sibling_won, sibling_resigned }
 }
 
 #[cfg(test)]
@@ -67,6 +72,7 @@ mod tests {
             wants,
             link_up,
             prio: 100,
+            resigned: false,
         }
     }
 
@@ -115,6 +121,16 @@ mod tests {
         assert!(!v.allow);
         assert!(v.sibling_won);
         assert!(v.why_not.contains("eth1 (vrid 51) lost its election"), "{}", v.why_not);
+    }
+
+    #[test]
+    fn a_sibling_that_won_by_resignation_is_reported() {
+        let mut a = st("eth0", true, true);
+        a.resigned = true;
+        let v = verdict(&st("eth1", false, true), &[a.clone()], 2, false);
+        assert!(v.sibling_won && v.sibling_resigned);
+        a.link_up = false;
+        assert!(!verdict(&st("eth1", false, true), &[a], 2, false).sibling_resigned);
     }
 
     #[test]

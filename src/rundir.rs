@@ -222,8 +222,9 @@ pub fn update_state(dir: &Path, f: impl FnOnce(&mut Vec<Member>)) -> io::Result<
             .mode(0o644)
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)?;
+        // No fsync: the file must survive the death of a process, not a power cut (after which the
+        // interfaces have their own MAC again and /run is empty), and it is written on the release path.
         file.write_all(out.as_bytes())?;
-        file.sync_data()?;
     }
     fs::rename(&tmp, dir.join(STATE_FILE))
     // The lock is released when `lock` is dropped.
