@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Failover benchmark: ours (vrrpd -M 2) against a keepalived vrrp_sync_group, in a namespace lab.
+#
+# Usage (as root):
+#   scripts/bench.sh                      # 5 trials per scenario
+#   BENCH_TRIALS=3 scripts/bench.sh       # 3 trials per scenario
+#   BENCH_ONLY=ours scripts/bench.sh      # only ours (or BENCH_ONLY=keepalived)
+#   BENCH_TIMELINE=1 scripts/bench.sh     # also print the timeline of every scenario's worst trial
+#   VRRPD_LAB_KEEP=1 scripts/bench.sh     # keep the lab dirs (daemon logs, captures) under $TMPDIR
+#   BENCH_RUNDIR=disk scripts/bench.sh    # vrrpd run dirs in the lab dir (disk) instead of tmpfs (/dev/shm)
+#
+# It builds the static release binaries with scripts/build-release.sh (the vrrpd we ship, with its
+# memory footprint), then runs `cargo bench --bench failover` with VRRPD_BIN pointing at that vrrpd.
+# The benchmark prints raw per-trial figures and a table (median / worst, ratio keepalived/ours,
+# targets of DESIGN.md). It never fails on times. keepalived is skipped when not installed.
+# Figures depend on the machine's load: the table prints the load average at start and end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench.sh: needs root (network namespaces)" >&2
+    exit 1
+fi
+
+bindir=$(scripts/build-release.sh)
+vrrpd="$bindir/vrrpd"
+if [ ! -x "$vrrpd" ]; then
+    echo "bench.sh: $vrrpd not found after the release build" >&2
+    exit 1
+fi
+echo "bench.sh: vrrpd = $vrrpd ($(stat -c %s "$vrrpd") bytes), trials = ${BENCH_TRIALS:-5}" >&2
+
+export VRRPD_BIN="$vrrpd"
+export BENCH_TRIALS="${BENCH_TRIALS:-5}"
+exec cargo bench --bench failover  # also sees BENCH_ONLY, BENCH_TIMELINE, BENCH_RUNDIR, VRRPD_LAB_KEEP
