@@ -2,14 +2,39 @@
 //! Every line names the interface and the virtual router.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use std::ffi::CString;
 use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+const DEV_LOG: &str = "/dev/log";
+/// syslog facility "daemon".
+const LOG_DAEMON: u8 = 3;
 
 pub struct Logger {
     prefix: String,
-    syslog: bool,
+    /// Some: write to the local syslog socket; None: stderr.
+    syslog: Option<Mutex<Option<UnixDatagram>>>,
     level: LevelFilter,
+}
+
+/// Sends one line to /dev/log as `<PRI>vrrpd[PID]: MSG` (the syslog daemon adds the time). This is
+/// what syslog(3) sends, without pulling printf, strftime and locales into a static binary.
+/// A syslog daemon restarted meanwhile is reconnected once; without one, lines are dropped, like
+/// syslog(3) does without LOG_CONS.
+fn send_syslog(sock: &Mutex<Option<UnixDatagram>>, severity: u8, msg: &str) {
+    let line = format!("<{}>vrrpd[{}]: {msg}", LOG_DAEMON * 8 + severity, std::process::id());
+    let Ok(mut guard) = sock.lock() else { return };
+    for _ in 0..2 {
+        if guard.is_none() {
+            *guard = UnixDatagram::unbound().and_then(|s| s.connect(DEV_LOG).map(|()| s)).ok();
+        }
+        match guard.as_ref().map(|s| s.send(line.as_bytes())) {
+            Some(Ok(_)) => return,
+            Some(Err(_)) => *guard = None,
+            None => return,
+        }
+    }
 }
 
 fn utc_hms() -> String {
@@ -28,17 +53,14 @@ impl Log for Logger {
             return;
         }
         let msg = format!("{}{}", self.prefix, r.args());
-        if self.syslog {
-            let prio = match r.level() {
-                Level::Error => libc::LOG_ERR,
-                Level::Warn => libc::LOG_WARNING,
-                Level::Info => libc::LOG_NOTICE,
-                Level::Debug | Level::Trace => libc::LOG_DEBUG,
+        if let Some(sock) = &self.syslog {
+            let severity = match r.level() {
+                Level::Error => 3,
+                Level::Warn => 4,
+                Level::Info => 5,
+                Level::Debug | Level::Trace => 7,
             };
-            if let Ok(c) = CString::new(msg.replace('\0', " ")) {
-                // SAFETY: constant format string and a valid C string argument.
-                unsafe { libc::syslog(prio, c"%s".as_ptr(), c.as_ptr()) };
-            }
+            send_syslog(sock, severity, &msg.replace(['\0', '\n'], " "));
         } else {
             let lvl = match r.level() {
                 Level::Error => "error",
@@ -63,10 +85,7 @@ pub fn init(prefix: String, syslog: bool) {
         "trace" => LevelFilter::Trace,
         _ => LevelFilter::Info,
     };
-    if syslog {
-        // SAFETY: the ident is a 'static C string, as openlog requires.
-        unsafe { libc::openlog(c"vrrpd".as_ptr(), libc::LOG_PID | libc::LOG_NDELAY, libc::LOG_DAEMON) };
-    }
+    let syslog = syslog.then(|| Mutex::new(None));
     if log::set_boxed_logger(Box::new(Logger { prefix, syslog, level })).is_ok() {
         log::set_max_level(level);
     }
