@@ -20,6 +20,9 @@ pub const FIRST_CONN: usize = 16;
 const MAX_PENDING_OUT: usize = 64 * 1024;
 /// Most connections at once (siblings + atropos); more are refused.
 const MAX_CONNS: usize = 2048;
+/// Most bytes read from one connection per turn of the event loop: a peer that writes without end
+/// cannot keep the loop (and the adverts) waiting; the rest is read at the next turn.
+const READ_BUDGET: usize = 16 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Role {
@@ -37,6 +40,8 @@ struct Conn {
     wbuf: Vec<u8>,
     role: Role,
     writable_registered: bool,
+    /// Answered its one request: closed once the answer is written.
+    done: bool,
 }
 
 pub struct Ctl {
@@ -83,7 +88,8 @@ impl Ctl {
             warn!("cannot watch a control connection: {e}");
             return None;
         }
-        self.conns.insert(t, Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false });
+        let c = Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false, done: false };
+        self.conns.insert(t, c);
         Some(t)
     }
 
@@ -131,6 +137,20 @@ impl Ctl {
         true
     }
 
+    /// A client gets one answer per connection (atropos asks one question): once it is written, the
+    /// connection is closed and whatever else the client sent is ignored.
+    pub fn finish(&mut self, reg: &Registry, t: usize) {
+        if let Some(c) = self.conns.get_mut(&t) {
+            c.done = true;
+            c.rbuf.clear();
+        }
+        self.flush(reg, t);
+    }
+
+    pub fn is_done(&self, t: usize) -> bool {
+        self.conns.get(&t).is_none_or(|c| c.done)
+    }
+
     /// Writes what is pending; asks for writability only while something is left.
     pub fn flush(&mut self, reg: &Registry, t: usize) {
         let Some(c) = self.conns.get_mut(&t) else { return };
@@ -149,6 +169,10 @@ impl Ctl {
             }
         }
         let want_w = !c.wbuf.is_empty();
+        if c.done && !want_w {
+            self.remove(reg, t);
+            return;
+        }
         if want_w != c.writable_registered {
             let interest = if want_w { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
             let _ = reg.reregister(&mut c.stream, Token(t), interest);
@@ -156,19 +180,31 @@ impl Ctl {
         }
     }
 
-    /// Reads what is there; returns the complete lines and whether the connection must be closed
-    /// (end of stream, error, or a line over the limit).
-    pub fn read(&mut self, t: usize) -> (Vec<String>, bool) {
-        let Some(c) = self.conns.get_mut(&t) else { return (Vec::new(), false) };
+    /// Reads up to a budget; returns the complete lines, whether the connection must be closed (end
+    /// of stream, error, or a line over the limit), and whether more may be waiting (budget used up:
+    /// call again at the next turn, epoll will not say it again).
+    pub fn read(&mut self, t: usize) -> (Vec<String>, bool, bool) {
+        let Some(c) = self.conns.get_mut(&t) else { return (Vec::new(), false, false) };
         let mut closed = false;
+        let mut more = false;
+        let mut taken = 0;
         let mut buf = [0u8; 2048];
         loop {
+            if taken >= READ_BUDGET {
+                more = true;
+                break;
+            }
             match c.stream.read(&mut buf) {
                 Ok(0) => {
                     closed = true;
                     break;
                 }
-                Ok(n) => c.rbuf.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    taken += n;
+                    if !c.done {
+                        c.rbuf.extend_from_slice(&buf[..n]);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -178,10 +214,10 @@ impl Ctl {
             }
         }
         match control::take_lines(&mut c.rbuf) {
-            Ok(lines) => (lines, closed),
+            Ok(lines) => (lines, closed, more && !closed),
             Err(e) => {
                 warn!("control connection: {e}: disconnecting it");
-                (Vec::new(), true)
+                (Vec::new(), true, false)
             }
         }
     }

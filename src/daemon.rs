@@ -81,6 +81,8 @@ pub struct Daemon {
     poll: Poll,
     signals: Signals,
     ctl: Ctl,
+    /// Connections to read again at the next turn (their read budget ran out).
+    pending_reads: std::collections::BTreeSet<usize>,
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
     drained: bool,
@@ -275,6 +277,7 @@ impl Daemon {
             poll,
             signals,
             ctl,
+            pending_reads: Default::default(),
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
             drained: rundir::drained(&cfg.rundir),
@@ -430,7 +433,11 @@ impl Daemon {
         let mut events = mio::Events::with_capacity(32);
         loop {
             let now = Instant::now();
-            let timeout = self.next_deadline().map(|t| t.saturating_duration_since(now));
+            let timeout = if self.pending_reads.is_empty() {
+                self.next_deadline().map(|t| t.saturating_duration_since(now))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -462,6 +469,7 @@ impl Daemon {
                     Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
                 }
             }
+            self.on_pending_reads();
             let now = Instant::now();
             self.settle(now);
             self.on_timers(now);
@@ -1017,12 +1025,26 @@ impl Daemon {
         if !readable {
             return;
         }
-        let (lines, closed) = self.ctl.read(t);
+        let (lines, closed, more) = self.ctl.read(t);
+        if more {
+            self.pending_reads.insert(t);
+        }
         for line in lines {
+            // Stop at once when the connection was dropped or has had its answer.
+            if self.ctl.is_done(t) {
+                break;
+            }
             self.on_line(t, &line);
         }
         if closed {
             self.close_conn(t);
+        }
+    }
+
+    /// Connections whose read budget ran out at the last turn.
+    fn on_pending_reads(&mut self) {
+        for t in std::mem::take(&mut self.pending_reads) {
+            self.on_conn(t, true, false);
         }
     }
 
@@ -1031,6 +1053,9 @@ impl Daemon {
             Ok(m) => m,
             Err(e) => {
                 self.send_to(t, &Message::new("ERR").with("msg", &e).encode());
+                if !matches!(self.ctl.role(t), Some(Role::Member { .. })) {
+                    self.ctl.finish(self.poll.registry(), t);
+                }
                 return;
             }
         };
@@ -1039,6 +1064,7 @@ impl Daemon {
             "HELLO" | "STATUS" => {
                 if !self.in_group() {
                     self.send_to(t, &Message::new("ERR").with("msg", "this vrrpd runs alone (no -M)").encode());
+                    self.ctl.finish(self.poll.registry(), t);
                     return;
                 }
                 let status = match control::parse_status(&msg) {
@@ -1083,6 +1109,7 @@ impl Daemon {
                 }
                 let answer = self.on_request(verb);
                 self.send_to(t, &answer.encode());
+                self.ctl.finish(self.poll.registry(), t);
             }
         }
     }
