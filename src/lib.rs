@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod fsm;
 pub mod group;
 pub mod hooks;
+pub mod nlparse;
 pub mod packet;
 pub mod rundir;
 pub mod sys;

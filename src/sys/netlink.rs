@@ -1,9 +1,10 @@
 //! rtnetlink: link state and MAC, IPv4 addresses, routes, and link/address events.
 
+use crate::nlparse;
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -16,32 +17,7 @@ const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_IPV4_IFADDR: u32 = 5;
 const RECV_BUF: usize = 32 * 1024;
 
-/// What we need to know of a link.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
-    pub index: u32,
-    pub name: String,
-    pub mac: Option<[u8; 6]>,
-    /// Administratively up.
-    pub up: bool,
-    /// Carrier present (IFF_LOWER_UP).
-    pub lower_up: bool,
-}
-
-impl Link {
-    /// Usable for VRRP: up with a carrier.
-    pub fn usable(&self) -> bool {
-        self.up && self.lower_up
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Addr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-    pub label: Option<String>,
-    pub secondary: bool,
-}
+pub use crate::nlparse::{Addr, Link};
 
 /// A request socket. Every call waits for the kernel's answer (acknowledgement or error).
 pub struct Rtnl {
@@ -56,51 +32,6 @@ fn nl_err(code: i32) -> io::Error {
 
 fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("netlink: {what}"))
-}
-
-fn link_from(msg: &LinkMessage) -> Link {
-    let mut l = Link {
-        index: msg.header.index,
-        name: String::new(),
-        mac: None,
-        up: msg.header.flags.contains(LinkFlags::Up),
-        lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
-    };
-    for a in &msg.attributes {
-        match a {
-            LinkAttribute::IfName(n) => l.name = n.clone(),
-            LinkAttribute::Address(m) if m.len() == 6 => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(m);
-                l.mac = Some(mac);
-            }
-            _ => {}
-        }
-    }
-    l
-}
-
-fn addr_from(msg: &AddressMessage) -> Option<Addr> {
-    if msg.header.family != AddressFamily::Inet {
-        return None;
-    }
-    let mut local = None;
-    let mut address = None;
-    let mut label = None;
-    for a in &msg.attributes {
-        match a {
-            AddressAttribute::Local(IpAddr::V4(v)) => local = Some(*v),
-            AddressAttribute::Address(IpAddr::V4(v)) => address = Some(*v),
-            AddressAttribute::Label(s) => label = Some(s.clone()),
-            _ => {}
-        }
-    }
-    Some(Addr {
-        addr: local.or(address)?,
-        prefix: msg.header.prefix_len,
-        label,
-        secondary: msg.header.flags.contains(AddressHeaderFlags::Secondary),
-    })
 }
 
 fn route_oif(r: &RouteMessage) -> Option<u32> {
@@ -118,8 +49,9 @@ impl Rtnl {
         Ok(Rtnl { sock, seq: 0, buf: vec![0; RECV_BUF] })
     }
 
-    /// Sends one request and gathers the answers until the acknowledgement, DONE, or an error.
-    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<RouteNetlinkMessage>> {
+    /// Sends one request and gathers the answers (raw messages, header included) until the
+    /// acknowledgement, DONE, or an error.
+    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | flags;
@@ -133,33 +65,25 @@ impl Rtnl {
         let mut replies = Vec::new();
         loop {
             let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
-            let mut off = 0;
-            while off < n {
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
-                    .map_err(|e| bad(&e.to_string()))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    break;
-                }
-                off += len;
-                if m.header.sequence_number != self.seq {
+            for m in nlparse::messages(&self.buf[..n.min(self.buf.len())]) {
+                if m.seq != self.seq {
                     continue; // a late answer to an earlier request
                 }
-                match m.payload {
-                    NetlinkPayload::Done(_) => return Ok(replies),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            Some(c) => Err(nl_err(c.get())),
-                            None => Ok(replies),
+                match m.kind {
+                    nlparse::NLMSG_DONE => return Ok(replies),
+                    nlparse::NLMSG_ERROR => {
+                        return match nlparse::error_code(&m) {
+                            Some(0) => Ok(replies),
+                            Some(c) => Err(nl_err(c)),
+                            None => Err(bad("truncated error message")),
                         };
                     }
-                    NetlinkPayload::InnerMessage(inner) => {
-                        replies.push(inner);
+                    _ => {
+                        replies.push(m.raw.to_vec());
                         if !dump && flags & NLM_F_ACK == 0 {
                             return Ok(replies);
                         }
                     }
-                    _ => {}
                 }
             }
         }
@@ -169,22 +93,14 @@ impl Rtnl {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         for r in self.request(RouteNetlinkMessage::GetLink(msg), 0)? {
-            if let RouteNetlinkMessage::NewLink(l) = r {
-                return Ok(link_from(&l));
+            if let Some(m) = nlparse::messages(&r).first()
+                && m.kind == nlparse::RTM_NEWLINK
+                && let Some(l) = nlparse::link(m.payload)
+            {
+                return Ok(l);
             }
         }
         Err(bad("no answer for the link"))
-    }
-
-    pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let replies = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP)?;
-        Ok(replies
-            .iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewLink(l) => Some(link_from(l)),
-                _ => None,
-            })
-            .collect())
     }
 
     /// Sets the hardware address; the kernel answers EBUSY when the driver cannot change it live.
@@ -211,10 +127,11 @@ impl Rtnl {
         let replies = self.request(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP)?;
         Ok(replies
             .iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => addr_from(a),
-                _ => None,
+            .filter_map(|r| {
+                let m = *nlparse::messages(r).first()?;
+                (m.kind == nlparse::RTM_NEWADDR).then(|| nlparse::addr(m.payload)).flatten()
             })
+            .filter(|a| a.index == index)
             .collect())
     }
 
@@ -259,9 +176,11 @@ impl Rtnl {
         q.header.address_family = AddressFamily::Inet;
         let replies = self.request(RouteNetlinkMessage::GetRoute(q), NLM_F_DUMP)?;
         Ok(replies
-            .into_iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewRoute(m) if route_oif(&m) == Some(index) => Some(m),
+            .iter()
+            .filter_map(|r| match NetlinkMessage::<RouteNetlinkMessage>::deserialize(r).ok()?.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) if route_oif(&m) == Some(index) => {
+                    Some(m)
+                }
                 _ => None,
             })
             .collect())
@@ -367,26 +286,21 @@ impl Events {
                 }
                 Err(e) => return Err(e),
             };
-            let mut off = 0;
-            while off < n {
-                let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n]) else {
-                    break;
-                };
-                let len = m.header.length as usize;
-                if len == 0 {
-                    break;
-                }
-                off += len;
-                match m.payload {
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) if l.header.index == index => {
-                        out.push(Event::Link(link_from(&l)))
+            for m in nlparse::messages(&self.buf[..n.min(self.buf.len())]) {
+                match m.kind {
+                    nlparse::RTM_NEWLINK => {
+                        if let Some(l) = nlparse::link(m.payload).filter(|l| l.index == index) {
+                            out.push(Event::Link(l));
+                        }
                     }
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) if l.header.index == index => {
-                        out.push(Event::LinkDeleted)
+                    nlparse::RTM_DELLINK if nlparse::link(m.payload).is_some_and(|l| l.index == index) => {
+                        out.push(Event::LinkDeleted);
                     }
-                    NetlinkPayload::InnerMessage(
-                        RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a),
-                    ) if a.header.index == index => out.push(Event::AddrChanged),
+                    nlparse::RTM_NEWADDR | nlparse::RTM_DELADDR
+                        if nlparse::addr(m.payload).is_some_and(|a| a.index == index) =>
+                    {
+                        out.push(Event::AddrChanged);
+                    }
                     _ => {}
                 }
             }

@@ -147,10 +147,10 @@ pub fn mac(ns: &str, ifname: &str) -> String {
     let out = exec_args(ns, &["ip", "-o", "link", "show", "dev", ifname]);
     let mut words = out.split_whitespace();
     while let Some(w) = words.next() {
-        if w.starts_with("link/") {
-            if let Some(m) = words.next() {
-                return m.to_lowercase();
-            }
+        if w.starts_with("link/")
+            && let Some(m) = words.next()
+        {
+            return m.to_lowercase();
         }
     }
     panic!("no link address for {ifname} in {ns}: {out}")
@@ -344,10 +344,10 @@ impl Proc {
     /// Reaps the process if it exited; never blocks.
     pub fn try_status(&self) -> Option<ExitStatus> {
         let mut inner = self.inner.borrow_mut();
-        if inner.status.is_none() {
-            if let Ok(Some(st)) = inner.child.try_wait() {
-                inner.status = Some(st);
-            }
+        if inner.status.is_none()
+            && let Ok(Some(st)) = inner.child.try_wait()
+        {
+            inner.status = Some(st);
         }
         inner.status
     }
@@ -388,10 +388,10 @@ impl Proc {
         }
         signal(self.pid, libc::SIGKILL);
         let mut inner = self.inner.borrow_mut();
-        if inner.status.is_none() {
-            if let Ok(st) = inner.child.wait() {
-                inner.status = Some(st);
-            }
+        if inner.status.is_none()
+            && let Ok(st) = inner.child.wait()
+        {
+            inner.status = Some(st);
         }
     }
 }

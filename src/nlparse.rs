@@ -1,0 +1,248 @@
+//! Reading rtnetlink answers and notifications (pure): just the fields vrrpd uses, from links and
+//! IPv4 addresses. Requests are still built with netlink-packet-route; decoding every attribute of
+//! every link message through it (link kinds, statistics, VF info...) would page in ~150 KiB of
+//! parsing code per process for fields that are thrown away.
+
+use std::net::Ipv4Addr;
+
+pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
+pub const RTM_NEWLINK: u16 = 16;
+pub const RTM_DELLINK: u16 = 17;
+pub const RTM_NEWADDR: u16 = 20;
+pub const RTM_DELADDR: u16 = 21;
+const NLMSG_HDRLEN: usize = 16;
+const IFINFOMSG_LEN: usize = 16;
+const IFADDRMSG_LEN: usize = 8;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_LABEL: u16 = 3;
+const IFF_UP: u32 = 1;
+const IFF_LOWER_UP: u32 = 1 << 16;
+const IFA_F_SECONDARY: u8 = 1;
+const AF_INET: u8 = 2;
+
+/// One netlink message: its header fields and its payload (after the 16-byte header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msg<'a> {
+    pub kind: u16,
+    pub seq: u32,
+    pub payload: &'a [u8],
+    /// The whole message, header included.
+    pub raw: &'a [u8],
+}
+
+fn u16_at(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(i..i + 2)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Splits a datagram into its messages; stops at the first malformed header.
+pub fn messages(buf: &[u8]) -> Vec<Msg<'_>> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let Some(len) = u32_at(buf, off).map(|l| l as usize) else { break };
+        if len < NLMSG_HDRLEN || off + len > buf.len() {
+            break;
+        }
+        let (Some(kind), Some(seq)) = (u16_at(buf, off + 4), u32_at(buf, off + 8)) else { break };
+        out.push(Msg { kind, seq, payload: &buf[off + NLMSG_HDRLEN..off + len], raw: &buf[off..off + len] });
+        off += align4(len);
+    }
+    out
+}
+
+/// The error code of an NLMSG_ERROR message (0 = acknowledgement, negative errno otherwise).
+pub fn error_code(m: &Msg) -> Option<i32> {
+    (m.kind == NLMSG_ERROR).then(|| u32_at(m.payload, 0).map(|c| c as i32)).flatten()
+}
+
+/// Attributes (type without the nested/byte-order flags, value).
+fn attrs(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        let len = u16_at(b, off)? as usize;
+        let kind = u16_at(b, off + 2)? & 0x3fff;
+        if len < 4 || off + len > b.len() {
+            return None;
+        }
+        let v = &b[off + 4..off + len];
+        off += align4(len);
+        Some((kind, v))
+    })
+}
+
+fn c_string(v: &[u8]) -> String {
+    let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+    String::from_utf8_lossy(&v[..end]).into_owned()
+}
+
+/// What vrrpd needs of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub mac: Option<[u8; 6]>,
+    /// Administratively up.
+    pub up: bool,
+    /// Carrier present (IFF_LOWER_UP).
+    pub lower_up: bool,
+}
+
+impl Link {
+    /// Usable for VRRP: up with a carrier.
+    pub fn usable(&self) -> bool {
+        self.up && self.lower_up
+    }
+}
+
+/// An RTM_NEWLINK / RTM_DELLINK payload.
+pub fn link(payload: &[u8]) -> Option<Link> {
+    if payload.len() < IFINFOMSG_LEN {
+        return None;
+    }
+    let index = u32_at(payload, 4)?;
+    let flags = u32_at(payload, 8)?;
+    let mut l =
+        Link { index, name: String::new(), mac: None, up: flags & IFF_UP != 0, lower_up: flags & IFF_LOWER_UP != 0 };
+    for (kind, v) in attrs(&payload[IFINFOMSG_LEN..]) {
+        match kind {
+            IFLA_IFNAME => l.name = c_string(v),
+            IFLA_ADDRESS if v.len() == 6 => l.mac = v.try_into().ok(),
+            _ => {}
+        }
+    }
+    Some(l)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addr {
+    pub index: u32,
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+    pub label: Option<String>,
+    pub secondary: bool,
+}
+
+/// An RTM_NEWADDR / RTM_DELADDR payload; `None` for other families.
+pub fn addr(payload: &[u8]) -> Option<Addr> {
+    if payload.len() < IFADDRMSG_LEN || payload[0] != AF_INET {
+        return None;
+    }
+    let (prefix, flags, index) = (payload[1], payload[2], u32_at(payload, 4)?);
+    let (mut local, mut address, mut label) = (None, None, None);
+    for (kind, v) in attrs(&payload[IFADDRMSG_LEN..]) {
+        let ip = <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
+        match kind {
+            IFA_LOCAL => local = ip,
+            IFA_ADDRESS => address = ip,
+            IFA_LABEL => label = Some(c_string(v)),
+            _ => {}
+        }
+    }
+    Some(Addr { index, addr: local.or(address)?, prefix, label, secondary: flags & IFA_F_SECONDARY != 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(kind: u16, v: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(v);
+        while a.len() % 4 != 0 {
+            a.push(0);
+        }
+        a
+    }
+
+    fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    fn ifinfo(index: u32, flags: u32, attrs: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = vec![0u8, 0, 1, 0];
+        p.extend_from_slice(&index.to_ne_bytes());
+        p.extend_from_slice(&flags.to_ne_bytes());
+        p.extend_from_slice(&0u32.to_ne_bytes());
+        for a in attrs {
+            p.extend_from_slice(a);
+        }
+        p
+    }
+
+    #[test]
+    fn link_message_fields() {
+        let p = ifinfo(
+            7,
+            IFF_UP | IFF_LOWER_UP | 0x1000,
+            &[attr(IFLA_IFNAME, b"eth0\0"), attr(IFLA_ADDRESS, &[2, 0, 0, 0, 0, 1]), attr(0x8000 | 18, &[1, 2, 3, 4])],
+        );
+        let buf = msg(RTM_NEWLINK, 9, &p);
+        let ms = messages(&buf);
+        assert_eq!(ms.len(), 1);
+        assert_eq!((ms[0].kind, ms[0].seq), (RTM_NEWLINK, 9));
+        let l = link(ms[0].payload).unwrap();
+        assert_eq!(l, Link { index: 7, name: "eth0".into(), mac: Some([2, 0, 0, 0, 0, 1]), up: true, lower_up: true });
+        assert!(l.usable());
+        let down = link(&ifinfo(7, IFF_UP, &[])).unwrap();
+        assert!(!down.usable() && down.mac.is_none());
+    }
+
+    #[test]
+    fn address_message_fields_and_families() {
+        let mut p = vec![AF_INET, 24, IFA_F_SECONDARY, 0];
+        p.extend_from_slice(&3u32.to_ne_bytes());
+        p.extend(attr(IFA_ADDRESS, &[192, 0, 2, 9]));
+        p.extend(attr(IFA_LOCAL, &[192, 0, 2, 1]));
+        p.extend(attr(IFA_LABEL, b"eth0:v51\0"));
+        let a = addr(&p).unwrap();
+        assert_eq!(a.addr, Ipv4Addr::new(192, 0, 2, 1), "IFA_LOCAL wins (point-to-point peers)");
+        assert_eq!((a.index, a.prefix, a.secondary), (3, 24, true));
+        assert_eq!(a.label.as_deref(), Some("eth0:v51"));
+        let mut v6 = p.clone();
+        v6[0] = 10;
+        assert_eq!(addr(&v6), None);
+    }
+
+    #[test]
+    fn several_messages_errors_and_garbage() {
+        let mut buf = msg(RTM_NEWLINK, 1, &ifinfo(1, 0, &[]));
+        buf.extend(msg(NLMSG_ERROR, 1, &(-16i32).to_ne_bytes()));
+        buf.extend(msg(NLMSG_DONE, 1, &[0, 0, 0, 0]));
+        let ms = messages(&buf);
+        assert_eq!(ms.iter().map(|m| m.kind).collect::<Vec<_>>(), vec![RTM_NEWLINK, NLMSG_ERROR, NLMSG_DONE]);
+        assert_eq!(error_code(&ms[1]), Some(-16));
+        assert_eq!(error_code(&ms[0]), None);
+        // A length running past the end, a length below the header: stop, no panic.
+        let mut bad = msg(RTM_NEWLINK, 1, &[0; 16]);
+        bad[0] = 200;
+        assert!(messages(&bad).is_empty());
+        assert!(messages(&[1, 0, 0, 0]).is_empty());
+        assert_eq!(link(&[0; 8]), None);
+        // An attribute whose length runs past the payload ends the walk.
+        let mut p = ifinfo(1, 0, &[attr(IFLA_IFNAME, b"x\0")]);
+        p[16] = 0xff;
+        assert_eq!(link(&p).unwrap().name, "");
+    }
+}
