@@ -18,9 +18,8 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const HANG: Duration = Duration::from_secs(15);
@@ -66,40 +65,6 @@ fn state_omac(lab: &Lab, n: usize, ifname: &str) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // atropos and /proc
-
-fn atropos_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = Path::new(env!("CARGO_BIN_EXE_vrrpd")).with_file_name("atropos");
-        if let Some(cargo) = std::env::var_os("CARGO") {
-            let o = Command::new(cargo)
-                .args(["build", "-q", "-p", "atropos"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output();
-            if let Ok(o) = o
-                && !o.status.success()
-            {
-                eprintln!(
-                    "cargo build -p atropos failed, using {}: {}",
-                    bin.display(),
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
-        }
-        assert!(bin.is_file(), "no atropos at {} (run `cargo build --workspace` first)", bin.display());
-        bin
-    })
-}
-
-fn atropos(rundir: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(atropos_bin())
-        .arg("-f")
-        .arg(rundir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run atropos: {e}"));
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
-}
 
 /// Resources of a process: open descriptors, resident memory, child processes (zombies included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -497,11 +462,11 @@ fn state_file_garbage_and_run_dir_removed_while_running() {
     garbage.extend(std::iter::repeat_n(b'x', 100_000));
     garbage.extend_from_slice(b"\nif=\tvrid=1\n\0\0\0if=eth0\n");
     fs::write(&state, &garbage).unwrap();
-    let (code, out) = atropos(&rundir, &["--state"]);
+    let (code, out) = atropos_run(&rundir, &["--state"]);
     assert!(p.is_running(), "vrrpd died after the state file was filled with garbage:\n{}", p.log_text());
     assert!(out.contains("host is MASTER"), "atropos --state with a garbage state file (exit {code}):\n{out}");
     // Make the daemon rewrite its record (a priority change is saved at once).
-    let (code, out) = atropos(&rundir, &["--reduce"]);
+    let (code, out) = atropos_run(&rundir, &["--reduce"]);
     assert_eq!(code, 0, "atropos --reduce:\n{out}");
     lab.wait_until(HANG, "the state file holds a valid record for eth0 again", || {
         state_omac(&lab, 1, A).as_deref() == Some(orig.as_str()) && lab.vrrpd_state(1, A).as_deref() == Some("MASTER")
@@ -514,7 +479,7 @@ fn state_file_garbage_and_run_dir_removed_while_running() {
         vm = vmac(VRID_A)
     );
     fs::write(&state, forged).unwrap();
-    let (code, out) = atropos(&rundir, &["--increase"]);
+    let (code, out) = atropos_run(&rundir, &["--increase"]);
     assert_eq!(code, 0, "atropos --increase:\n{out}");
     lab.wait_until(HANG, "the daemon's own record replaced the forged one", || {
         state_omac(&lab, 1, A).as_deref() == Some(orig.as_str())
@@ -652,9 +617,9 @@ fn drain_resume_soak_keeps_descriptors_memory_and_children_flat() {
     };
     wait_settled("host 1 master, host 2 backup");
     let cycle = |i: usize| {
-        let (code, out) = atropos(&rundir, &["--backup"]);
+        let (code, out) = atropos_run(&rundir, &["--backup"]);
         assert_eq!(code, 0, "cycle {i}: atropos --backup:\n{out}");
-        let (code, out) = atropos(&rundir, &["--resume"]);
+        let (code, out) = atropos_run(&rundir, &["--resume"]);
         assert_eq!(code, 0, "cycle {i}: atropos --resume:\n{out}");
     };
     // Warm-up: first transitions allocate what a daemon keeps for its life.
@@ -815,7 +780,7 @@ fn control_socket_refuses_non_root_peers_and_malformed_requests() {
         p.log_text()
     );
     hold_for(Duration::from_millis(500), "a refused DRAIN changes nothing", master);
-    let (code, out) = atropos(&rundir, &["--state", "--json"]);
+    let (code, out) = atropos_run(&rundir, &["--state", "--json"]);
     assert_eq!(code, 0, "atropos --state after the refused requests:\n{out}");
     assert!(
         out.contains("\"drained\":false") && out.contains("\"priority\":110") && !rundir.join("drain").exists(),
@@ -897,10 +862,10 @@ fn control_socket_refuses_non_root_peers_and_malformed_requests() {
     }
     // Right after cutting that client off, the daemon answers the others at once.
     let t = Instant::now();
-    let after_cut = atropos(&rundir, &["--state"]);
+    let after_cut = atropos_run(&rundir, &["--state"]);
     let after_cut_took = t.elapsed();
     let t = Instant::now();
-    lab.wait_until(HANG, "the daemon answers atropos again", || atropos(&rundir, &["--state"]).0 == 0);
+    lab.wait_until(HANG, "the daemon answers atropos again", || atropos_run(&rundir, &["--state"]).0 == 0);
     println!(
         "atropos right after the cut-off: exit {} in {after_cut_took:.2?}; answering again after {:.2?} more",
         after_cut.0,
@@ -911,7 +876,7 @@ fn control_socket_refuses_non_root_peers_and_malformed_requests() {
     let mut partial = UnixStream::connect(&sock).unwrap();
     partial.write_all(b"GE").unwrap();
     let t = Instant::now();
-    let (code, out) = atropos(&rundir, &["--state"]);
+    let (code, out) = atropos_run(&rundir, &["--state"]);
     assert_eq!(code, 0, "atropos --state with 200 idle connections open:\n{out}");
     assert!(t.elapsed() < Duration::from_secs(2), "atropos --state took {:?}", t.elapsed());
     drop(idle);
@@ -926,7 +891,7 @@ fn control_socket_refuses_non_root_peers_and_malformed_requests() {
         "the master stopped advertising for {gap:.3} s while serving its control socket (a peer would have taken over)"
     );
     assert_eq!(after_cut.0, 0, "no answer to atropos right after a flooding client was cut off:\n{}", after_cut.1);
-    let (code, out) = atropos(&rundir, &["--state"]);
+    let (code, out) = atropos_run(&rundir, &["--state"]);
     assert_eq!(code, 0, "atropos --state at the end:\n{out}");
     assert_no_panic(&p);
 }

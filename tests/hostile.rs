@@ -14,9 +14,6 @@ use common::inject::{Injector, Ip, advert, fix_checksum};
 use common::*;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use vrrpd::packet::{Auth, DropKind};
 
@@ -38,43 +35,6 @@ fn vip_a() -> Ipv4Addr {
 
 // ---------------------------------------------------------------------------------------------
 // atropos
-
-/// The atropos binary next to vrrpd, rebuilt once per test run when cargo is known (like tests/ops.rs),
-/// so that `cargo test` alone is enough; otherwise `cargo build --workspace` must have been run.
-fn atropos_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = Path::new(env!("CARGO_BIN_EXE_vrrpd")).with_file_name("atropos");
-        if let Some(cargo) = std::env::var_os("CARGO") {
-            let o = Command::new(cargo)
-                .args(["build", "-q", "-p", "atropos"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .output();
-            if let Ok(o) = o
-                && !o.status.success()
-            {
-                eprintln!(
-                    "cargo build -p atropos failed, using {}: {}",
-                    bin.display(),
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
-        }
-        assert!(bin.is_file(), "no atropos at {} (run `cargo build --workspace` first)", bin.display());
-        bin
-    })
-}
-
-/// `atropos -f RUNDIR ARGS`: exit code and stdout.
-fn atropos(rundir: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(atropos_bin())
-        .arg("-f")
-        .arg(rundir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run atropos: {e}"));
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
-}
 
 fn parse_drops(s: &str) -> BTreeMap<String, u64> {
     let s = s.trim();
@@ -117,8 +77,8 @@ fn dropped_from_json(out: &str) -> BTreeMap<String, u64> {
 /// Drop counters of host `n`, read both ways; they must agree.
 fn drops_of(lab: &Lab, n: usize) -> BTreeMap<String, u64> {
     let rundir = &lab.host(n).rundir;
-    let (_, json) = atropos(rundir, &["--state", "--json"]);
-    let (_, text) = atropos(rundir, &["--state"]);
+    let (_, json) = atropos_run(rundir, &["--state", "--json"]);
+    let (_, text) = atropos_run(rundir, &["--state"]);
     let j = dropped_from_json(&json);
     let t = dropped_from_table(&text, A);
     assert_eq!(j, t, "host {n}: --json and the text table disagree\n{json}\n{text}");
@@ -127,7 +87,7 @@ fn drops_of(lab: &Lab, n: usize) -> BTreeMap<String, u64> {
 
 /// `"adverts_received":N` of the only member.
 fn received_of(lab: &Lab, n: usize) -> u64 {
-    let (_, json) = atropos(&lab.host(n).rundir, &["--state", "--json"]);
+    let (_, json) = atropos_run(&lab.host(n).rundir, &["--state", "--json"]);
     let key = "\"adverts_received\":";
     let i = json.find(key).unwrap_or_else(|| panic!("no {key} in {json}")) + key.len();
     json[i..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
@@ -249,7 +209,7 @@ fn assert_pair_kept(lab: &Lab, p1: &Proc, p2: &Proc, orig2: &str) {
     assert_eq!(lab.vrrpd_state(1, A).as_deref(), Some("MASTER"));
     assert_eq!(lab.vrrpd_state(2, A).as_deref(), Some("BACKUP"));
     for n in [1, 2] {
-        let (_, text) = atropos(&lab.host(n).rundir, &["--state"]);
+        let (_, text) = atropos_run(&lab.host(n).rundir, &["--state"]);
         let want = if n == 1 { "MASTER" } else { "BACKUP" };
         assert!(text.contains(&format!("host is {want}")), "host {n}: atropos --state:\n{text}");
     }
@@ -607,8 +567,8 @@ fn wrong_password_and_auth_type_are_dropped_by_a_password_pair() {
     for (who, text) in [
         ("host 1 log", p1.log_text()),
         ("host 2 log", p2.log_text()),
-        ("atropos --state", atropos(&lab.host(1).rundir, &["--state"]).1),
-        ("atropos --json", atropos(&lab.host(1).rundir, &["--state", "--json"]).1),
+        ("atropos --state", atropos_run(&lab.host(1).rundir, &["--state"]).1),
+        ("atropos --json", atropos_run(&lab.host(1).rundir, &["--state", "--json"]).1),
     ] {
         // (The lab writes the command line as a `# ` comment at the top of each log.)
         let shown: Vec<&str> = text.lines().filter(|l| !l.starts_with("# ") && l.contains("secret")).collect();

@@ -337,21 +337,25 @@ fn status_word(s: u8) -> &'static str {
     }
 }
 
+/// Prints an UNKNOWN result (text or JSON) and returns its exit status.
+fn unknown(dir: &Path, json: bool, msg: &str) -> u8 {
+    if json {
+        println!(
+            "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
+            json_str(&dir.display().to_string()),
+            json_str(msg)
+        );
+    } else {
+        println!("VRRP UNKNOWN: {msg}");
+    }
+    UNKNOWN
+}
+
 fn cmd_state(dir: &Path, json: bool) -> u8 {
     let seen = survey(dir, Request::Get);
     let drained = rundir::drained(dir);
     if seen.is_empty() {
-        let msg = format!("no vrrpd found in {}", dir.display());
-        if json {
-            println!(
-                "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
-                json_str(&dir.display().to_string()),
-                json_str(&msg)
-            );
-        } else {
-            println!("VRRP UNKNOWN: {msg}");
-        }
-        return UNKNOWN;
+        return unknown(dir, json, &format!("no vrrpd found in {}", dir.display()));
     }
     if seen.iter().all(|s| s.answer.is_err()) {
         // Records but no live process: no vrrpd is running on this host.
@@ -360,16 +364,7 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
             .map(|s| format!("{} ({})", s.ifname, s.record.as_ref().map(|r| r.state.as_str()).unwrap_or("no record")))
             .collect();
         let msg = format!("no vrrpd answers in {} (left in the state file: {})", dir.display(), left.join(", "));
-        if json {
-            println!(
-                "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
-                json_str(&dir.display().to_string()),
-                json_str(&msg)
-            );
-        } else {
-            println!("VRRP UNKNOWN: {msg}");
-        }
-        return UNKNOWN;
+        return unknown(dir, json, &msg);
     }
     let rows: Vec<Row> = seen.iter().map(row).collect();
     let (global, status, problems) = assess(&rows, &seen, drained);

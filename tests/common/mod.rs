@@ -844,3 +844,14 @@ pub fn atropos_bin() -> PathBuf {
     assert!(bin.is_file(), "no atropos binary at {} (cargo build -p atropos failed)", bin.display());
     bin
 }
+
+/// `atropos -f RUNDIR ARGS`: exit code and stdout.
+pub fn atropos_run(rundir: &Path, args: &[&str]) -> (i32, String) {
+    let o = Command::new(atropos_bin())
+        .arg("-f")
+        .arg(rundir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run atropos: {e}"));
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
+}
