@@ -863,10 +863,19 @@ impl Daemon {
                     error!("the interface was deleted: stopping");
                     self.garp_at.clear();
                     self.link_up = false;
-                    let acts = self.fsm.shutdown(now, "interface deleted");
-                    drop(acts); // nothing left to send on or to give back
+                    let was_master = self.fsm.state() == State::Master;
+                    // Nothing left to send on or to give back: the addresses went with the interface.
+                    let _ = self.fsm.shutdown(now, "interface deleted");
                     self.since_ms = unix_ms();
                     self.say_bye("interface deleted");
+                    if was_master {
+                        // The -D hook still runs: what it tears down (tunnels, routes) may live elsewhere.
+                        self.queue_hook(now, State::Master, State::Backup);
+                    }
+                    if self.hooks.busy() {
+                        self.deregister_hook_fd();
+                        self.hooks.finish_blocking();
+                    }
                     let _ = rundir::remove_member(&self.cfg.rundir, &self.cfg.ifname);
                     let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname));
                     return Some(Exit::InterfaceGone);

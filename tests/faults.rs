@@ -539,13 +539,25 @@ fn interface_deleted_under_a_lone_master_exits_1() {
     }
     let lab = Lab::new("ifdel", 1, 1);
     let h = lab.h(1);
-    let p = lab.vrrpd(1, &single_lan_args(110));
+    // The -D hook still runs when the interface goes away under a MASTER (tunnels, routes elsewhere).
+    let calls = lab.dir.join("down-hook.calls");
+    let script = lab.dir.join("down-hook.sh");
+    fs::write(&script, format!("#!/bin/sh\necho \"$1 $2 $VRRP_PREV_STATE $VRRP_REASON\" >> {}\n", calls.display()))
+        .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let p = lab.vrrpd(1, &format!("{} -D {}", single_lan_args(110), script.display()));
     lab.wait_until(SETTLE, "lone host MASTER", || {
         assert!(p.is_running(), "vrrpd exited");
         owns_with_vmac(h, A, VIP_A, VRID_A)
     });
     exec(h, "ip link del eth0");
     assert_clean_interface_gone_exit(&p);
+    let text = fs::read_to_string(&calls).unwrap_or_default();
+    let last = text.lines().last().unwrap_or("");
+    assert!(
+        text.lines().count() == 2 && last.starts_with("BACKUP eth0 MASTER") && last.contains("interface deleted"),
+        "the -D hook must run at start and once more when the interface is deleted under a MASTER:\n{text}"
+    );
     let rundir = &lab.host(1).rundir;
     assert!(!rundir.join("vrrpd_eth0.pid").exists(), "pid file left behind");
     assert!(!rundir.join("vrrpd_eth0.sock").exists(), "socket left behind");

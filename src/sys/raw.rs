@@ -131,7 +131,8 @@ impl FrameSocket {
         sll.sll_protocol = (libc::ETH_P_ARP as u16).to_be();
         sll.sll_ifindex = ifindex as libc::c_int;
         sll.sll_halen = 6;
-        sll.sll_addr[..6].copy_from_slice(&frame[..6.min(frame.len())]);
+        let n = 6.min(frame.len());
+        sll.sll_addr[..n].copy_from_slice(&frame[..n]);
         // SAFETY: buffer and address are valid for the call.
         let n = unsafe {
             libc::sendto(
