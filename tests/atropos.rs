@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::pair::*;
 use common::*;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -15,60 +16,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Deadline only to catch hangs; no transition here needs more than ~4 s.
-const HANG: Duration = Duration::from_secs(20);
-const IFS: [&str; 2] = ["eth0", "eth1"];
-const VRIDS: [u8; 2] = [51, 52];
-const VIPS: [&str; 2] = [VIP_A, VIP_B];
-const PRIO: [u8; 2] = [110, 100];
-
-// ---------------------------------------------------------------------------------------------
-// Lab helpers (same shape as tests/group.rs)
-
-fn member_args(n: usize, lan: usize) -> String {
-    format!("-M 2 -i {} -v {} -p {} {}", IFS[lan], VRIDS[lan], PRIO[n - 1], VIPS[lan])
-}
-
-fn start_member(lab: &Lab, n: usize, lan: usize) -> Proc {
-    lab.vrrpd(n, &member_args(n, lan))
-}
-
-fn macs(lab: &Lab, n: usize) -> Vec<String> {
-    (0..2).map(|lan| mac(lab.h(n), IFS[lan])).collect()
-}
-
-fn owns_all(lab: &Lab, n: usize) -> bool {
-    (0..2).all(|lan| owns_with_vmac(lab.h(n), IFS[lan], VIPS[lan], VRIDS[lan]))
-}
-
-fn holds_nothing(lab: &Lab, n: usize, orig: &[String]) -> bool {
-    (0..2).all(|lan| released(lab.h(n), IFS[lan], VIPS[lan], &orig[lan]))
-}
-
-fn all_state(lab: &Lab, n: usize, want: &str) -> bool {
-    IFS.iter().all(|i| lab.vrrpd_state(n, i).as_deref() == Some(want))
-}
-
-fn assert_running(procs: &[Proc]) {
-    for p in procs {
-        assert!(p.is_running(), "{} (pid {}) exited early:\n{}", p.name, p.pid, p.log_text());
-    }
-}
-
-/// Host 1 (110) is started first, then host 2 (100); returns once host 1 owns both LANs.
-/// Host 2 never advertises, so host 1 has heard no master.
-fn start_pair(lab: &Lab) -> (Vec<Proc>, Vec<Proc>, Vec<String>, Vec<String>) {
-    let o1 = macs(lab, 1);
-    let o2 = macs(lab, 2);
-    let h1: Vec<Proc> = (0..2).map(|l| start_member(lab, 1, l)).collect();
-    let h2: Vec<Proc> = (0..2).map(|l| start_member(lab, 2, l)).collect();
-    lab.wait_until(HANG, "host 1 MASTER on both LANs, host 2 BACKUP on both", || {
-        assert_running(&h1);
-        assert_running(&h2);
-        owns_all(lab, 1) && holds_nothing(lab, 2, &o2) && all_state(lab, 1, "MASTER") && all_state(lab, 2, "BACKUP")
-    });
-    (h1, h2, o1, o2)
-}
-
 fn rundir(lab: &Lab, n: usize) -> PathBuf {
     lab.host(n).rundir.clone()
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::pair::*;
 use common::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,71 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Deadline only to catch hangs; no transition here needs more than ~4 s.
-const HANG: Duration = Duration::from_secs(20);
-const IFS: [&str; 2] = ["eth0", "eth1"];
-const VRIDS: [u8; 2] = [51, 52];
-const VIPS: [&str; 2] = [VIP_A, VIP_B];
-const PRIO: [u8; 2] = [110, 100];
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/// Arguments of host `n`'s member on LAN `lan`: `-M 2`, priority 110 (host 1) or 100 (host 2).
-fn member_args(n: usize, lan: usize, extra: &str) -> String {
-    format!("-M 2 -i {} -v {} -p {} {extra} {}", IFS[lan], VRIDS[lan], PRIO[n - 1], VIPS[lan])
-}
-
-/// Starts both members of host `n`.
-fn start_host(lab: &Lab, n: usize, extra: &str) -> Vec<Proc> {
-    (0..2).map(|lan| lab.vrrpd(n, &member_args(n, lan, extra))).collect()
-}
-
-/// The original MACs of host `n`, per LAN.
-fn macs(lab: &Lab, n: usize) -> Vec<String> {
-    (0..2).map(|lan| mac(lab.h(n), IFS[lan])).collect()
-}
-
-/// Host `n` holds both VIPs with both virtual MACs.
-fn owns_all(lab: &Lab, n: usize) -> bool {
-    (0..2).all(|lan| owns_with_vmac(lab.h(n), IFS[lan], VIPS[lan], VRIDS[lan]))
-}
-
-/// Host `n` holds no VIP and its own MAC on both LANs.
-fn holds_nothing(lab: &Lab, n: usize, orig: &[String]) -> bool {
-    (0..2).all(|lan| released(lab.h(n), IFS[lan], VIPS[lan], &orig[lan]))
-}
-
-fn state_of(lab: &Lab, n: usize, ifname: &str) -> Option<String> {
-    lab.vrrpd_state(n, ifname)
-}
-
-fn all_state(lab: &Lab, n: usize, want: &str) -> bool {
-    IFS.iter().all(|i| state_of(lab, n, i).as_deref() == Some(want))
-}
-
-fn assert_running(procs: &[Proc]) {
-    for p in procs {
-        assert!(p.is_running(), "{} (pid {}) exited early:\n{}", p.name, p.pid, p.log_text());
-    }
-}
-
 /// Which hosts hold the VIP of `lan`.
 fn holders(lab: &Lab, lan: usize) -> Vec<usize> {
     (1..=2).filter(|&n| has_ip(lab.h(n), IFS[lan], VIPS[lan])).collect()
-}
-
-/// Starts host 1 (110) then host 2 (100); returns once host 1 owns both VIPs and host 2 none.
-fn start_pair(lab: &Lab) -> (Vec<Proc>, Vec<Proc>, Vec<String>, Vec<String>) {
-    let o1 = macs(lab, 1);
-    let o2 = macs(lab, 2);
-    let h1 = start_host(lab, 1, "");
-    let h2 = start_host(lab, 2, "");
-    lab.wait_until(HANG, "host 1 MASTER on both LANs with VIPs + vMACs, host 2 BACKUP on both", || {
-        assert_running(&h1);
-        assert_running(&h2);
-        owns_all(lab, 1) && holds_nothing(lab, 2, &o2) && all_state(lab, 1, "MASTER") && all_state(lab, 2, "BACKUP")
-    });
-    (h1, h2, o1, o2)
 }
 
 fn state_line(lab: &Lab, n: usize, ifname: &str) -> BTreeMap<String, String> {
