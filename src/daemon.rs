@@ -127,12 +127,33 @@ fn vip_label(ifname: &str, vrid: u8) -> Option<String> {
     (l.len() <= 15).then_some(l)
 }
 
+/// How a MAC change was made.
+enum MacChange {
+    InPlace,
+    /// The driver refused the live change: link down, MAC, link up, routes re-installed.
+    Bounced {
+        refused: io::Error,
+        routes: usize,
+    },
+}
+
+impl std::fmt::Display for MacChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MacChange::InPlace => f.write_str("in place"),
+            MacChange::Bounced { refused, routes } => {
+                write!(f, "with the link down and up (live change refused: {refused}), {routes} route(s) re-installed")
+            }
+        }
+    }
+}
+
 /// Sets a MAC in place, or with the link down when the driver refuses a live change; re-installs the
-/// routes the kernel dropped meanwhile. Returns how it was done, for the log.
-fn set_mac_any(rtnl: &mut Rtnl, ifindex: u32, mac: [u8; 6], force_fallback: bool) -> io::Result<String> {
+/// routes the kernel dropped meanwhile.
+fn set_mac_any(rtnl: &mut Rtnl, ifindex: u32, mac: [u8; 6], force_fallback: bool) -> io::Result<MacChange> {
     let live = if force_fallback { Err(io::Error::from_raw_os_error(libc::EBUSY)) } else { rtnl.set_mac(ifindex, mac) };
     match live {
-        Ok(()) => Ok("in place".into()),
+        Ok(()) => Ok(MacChange::InPlace),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EOPNOTSUPP)) => {
             let before = rtnl.routes(ifindex)?;
             rtnl.set_up(ifindex, false)?;
@@ -149,7 +170,7 @@ fn set_mac_any(rtnl: &mut Rtnl, ifindex: u32, mac: [u8; 6], force_fallback: bool
                     }
                 }
             }
-            Ok(format!("with the link down and up (live change refused: {e}), {n} route(s) re-installed"))
+            Ok(MacChange::Bounced { refused: e, routes: n })
         }
         Err(e) => Err(e),
     }
@@ -612,17 +633,15 @@ impl Daemon {
     }
 
     fn change_mac(&mut self, mac: [u8; 6]) {
-        if self.force_fallback {
-            self.ignore_down_until = Some(Instant::now() + BOUNCE_GRACE);
-        }
         match set_mac_any(&mut self.rtnl, self.ifindex, mac, self.force_fallback) {
+            Ok(MacChange::InPlace) => {
+                debug!("MAC {} set in place", fmt_mac(&mac));
+                self.mac = mac;
+            }
             Ok(how) => {
-                if how == "in place" {
-                    debug!("MAC {} set in place", fmt_mac(&mac));
-                } else {
-                    self.ignore_down_until = Some(Instant::now() + BOUNCE_GRACE);
-                    info!("MAC {} set {how}", fmt_mac(&mac));
-                }
+                // Our own down/up is not a link failure.
+                self.ignore_down_until = Some(Instant::now() + BOUNCE_GRACE);
+                info!("MAC {} set {how}", fmt_mac(&mac));
                 self.mac = mac;
             }
             Err(e) => error!("cannot set MAC {}: {e}", fmt_mac(&mac)),

@@ -241,8 +241,8 @@ impl Vrrp {
                         self.candidate = true;
                         self.by_resignation = self.resign_seen;
                         let silent = now.saturating_duration_since(self.master_alive_at);
-                        self.why = if self.why.starts_with("master ") && self.why.contains("resigned") {
-                            self.why.clone()
+                        self.why = if self.resign_seen {
+                            self.why.clone() // "master X resigned (priority 0)", set with the advert
                         } else if self.heard.is_some_and(|h| h.priority < self.p.priority && h.priority > 0) {
                             format!("preempting lower priority master (no better advert for {})", secs(silent))
                         } else {
