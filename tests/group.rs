@@ -196,6 +196,13 @@ fn link_down_on_one_lan_moves_both_lans_then_both_come_back_together() {
         all_state(&lab, 1, "BACKUP") && all_state(&lab, 2, "MASTER")
     });
     assert_eq!(state_line(&lab, 1, "eth1").get("link").map(String::as_str), Some("down"));
+    // LAN B moved because host 2's eth1 followed a sibling whose master resigned with priority 0 (the
+    // resignation crossed from eth0 to eth1 in the group's status), not after a silence.
+    let reason_b = state_line(&lab, 2, "eth1").get("reason").cloned().unwrap_or_default();
+    assert!(
+        reason_b.contains("took over from a master that resigned"),
+        "host 2 eth1 did not follow through the resignation: {reason_b:?}"
+    );
     // Host 1 eth0 still has the higher priority on LAN A, but the group holds it back.
     hold_for(
         master_down_interval(110) + Duration::from_secs(1),
