@@ -557,23 +557,7 @@ impl Bed {
             Imp::Keepalived => {
                 self.ka_runs += 1;
                 let base = self.lab.dir.join(format!("ka-h{n}-{}", self.ka_runs));
-                let (pid1, pid2) = (base.with_extension("pid"), base.with_extension("vrrp.pid"));
-                let conf = self.ka_conf[n - 1].to_string_lossy().into_owned();
-                let argv = [
-                    "keepalived",
-                    "-n",
-                    "-l",
-                    "-D",
-                    "-P",
-                    "-f",
-                    &conf,
-                    "-p",
-                    pid1.to_str().unwrap_or(""),
-                    "-r",
-                    pid2.to_str().unwrap_or(""),
-                ];
-                let ns = self.lab.h(n).to_string();
-                let p = self.lab.spawn(&ns, &argv, &format!("keepalived-h{n}"));
+                let p = self.lab.spawn_keepalived(n, &self.ka_conf[n - 1], &base);
                 self.all_daemons.push(p.clone());
                 self.daemons[n - 1] = vec![p];
             }

@@ -678,21 +678,16 @@ impl Lab {
             addrs = vips.iter().map(|a| format!("        {a}\n")).collect::<String>(),
         );
         fs::write(&conf, text).expect("keepalived conf");
+        self.spawn_keepalived(n, &conf, &base)
+    }
+
+    /// Runs keepalived (VRRP only, foreground, logs to stderr) in host `n` with the configuration
+    /// `conf`; its two pid files are `base`.pid and `base`.vrrp.pid (unique per instance).
+    pub fn spawn_keepalived(&self, n: usize, conf: &Path, base: &Path) -> Proc {
         let pid1 = base.with_extension("pid");
         let pid2 = base.with_extension("vrrp.pid");
-        let argv = [
-            "keepalived",
-            "-n",
-            "-l",
-            "-D",
-            "-P",
-            "-f",
-            conf.to_str().unwrap(),
-            "-p",
-            pid1.to_str().unwrap(),
-            "-r",
-            pid2.to_str().unwrap(),
-        ];
+        let (conf, pid1, pid2) = (conf.to_string_lossy(), pid1.to_string_lossy(), pid2.to_string_lossy());
+        let argv = ["keepalived", "-n", "-l", "-D", "-P", "-f", &conf, "-p", &pid1, "-r", &pid2];
         self.spawn(self.h(n), &argv, &format!("keepalived-h{n}"))
     }
 
