@@ -15,8 +15,8 @@
 #
 # --uninstall removes exactly what the manifest lists, except the files under /etc/vrrpd that
 # were edited since they were installed (their checksum differs): those are kept.
-# The binaries come from target/release, built with `cargo build --release --workspace` when
-# they are missing or older than the sources; --bindir-from DIR (or VRRPD_BUILD_DIR=DIR) takes
+# The binaries are the static release build of scripts/build-release.sh (target/HOST/release),
+# built when they are missing or older than the sources; --bindir-from DIR (or VRRPD_BUILD_DIR=DIR) takes
 # already-built binaries from DIR instead (e.g. target/debug) and never builds.
 set -euo pipefail
 
@@ -33,7 +33,8 @@ Usage: $0 [--prefix DIR] [--destdir DIR] [--bindir-from DIR] [--uninstall]
   --prefix DIR       installation prefix (default /usr/local): DIR/sbin, DIR/share/man/man8
   --destdir DIR      install under DIR (staging for packages, tests); default: / (env DESTDIR)
   --bindir-from DIR  take vrrpd and atropos already built in DIR (env VRRPD_BUILD_DIR);
-                     default: target/release, built with cargo when missing or out of date
+                     default: the static build of scripts/build-release.sh, made when
+                     missing or out of date
   --uninstall        remove what a previous install recorded in its manifest; files under
                      /etc/vrrpd edited since then are kept
   -h, --help         this help
@@ -178,19 +179,8 @@ fi
 # ----------------------------------------------------------------------------------------------
 # Binaries
 
-sources_newer_than() { # binary
-    [[ -n $(find "$ROOT/src" "$ROOT/atropos/src" "$ROOT/Cargo.toml" "$ROOT/atropos/Cargo.toml" \
-            "$ROOT/Cargo.lock" -newer "$1" -print -quit 2>/dev/null) ]]
-}
-
-find_cargo() {
-    local c
-    for c in "$(command -v cargo || true)" "${HOME:-/root}/.cargo/bin/cargo" \
-             ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)/.cargo/bin/cargo"}; do
-        [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
-    done
-    return 1
-}
+# shellcheck source=scripts/build-env.sh
+. "$ROOT/scripts/build-env.sh"
 
 if [[ -n $BINDIR_FROM ]]; then
     BIN=$BINDIR_FROM
@@ -198,23 +188,19 @@ if [[ -n $BINDIR_FROM ]]; then
         [[ -x $BIN/$b ]] || die "--bindir-from $BIN: $b is missing there (build it first)"
     done
 else
-    BIN=$ROOT/target/release
-    need=0
-    for b in vrrpd atropos; do
-        if [[ ! -x $BIN/$b ]] || sources_newer_than "$BIN/$b"; then
-            need=1
+    # The static release build of scripts/build-release.sh (each vrrpd under 2 MiB of RSS).
+    BIN=""
+    for dir in "$ROOT"/target/*-linux-*/release; do
+        if fresh_in "$dir"; then
+            BIN=$dir
+            break
         fi
     done
-    if [[ $need == 1 ]]; then
-        cargo=$(find_cargo) || die "cargo not found: install Rust (https://rustup.rs) and run 'cargo build --release --workspace', or pass --bindir-from DIR"
-        say "building" "cargo build --release --workspace (in $ROOT)"
-        # Under sudo, build as the invoking user when the tree is theirs, so target/ stays theirs.
-        if [[ -n ${SUDO_USER:-} && $SUDO_USER != root && $(stat -c %U "$ROOT") == "$SUDO_USER" ]] \
-           && command -v sudo >/dev/null; then
-            (cd "$ROOT" && sudo -u "$SUDO_USER" -H "$cargo" build --release --workspace)
-        else
-            (cd "$ROOT" && "$cargo" build --release --workspace)
-        fi
+    if [[ -z $BIN ]]; then
+        cargo=$(find_cargo) || die "cargo not found: install Rust (https://rustup.rs) and run scripts/build-release.sh, or pass --bindir-from DIR"
+        say "building" "scripts/build-release.sh (static release binaries, in $ROOT)"
+        BIN=$(cd "$ROOT" && as_tree_owner env "PATH=$(dirname "$cargo"):$PATH" "$ROOT/scripts/build-release.sh") \
+            || die "the build failed (see above)"
         for b in vrrpd atropos; do
             [[ -x $BIN/$b ]] || die "$BIN/$b is missing after the build"
         done

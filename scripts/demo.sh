@@ -124,42 +124,23 @@ trap 'echo "demo: terminated" >&2; exit 143' TERM
 command -v ip >/dev/null || die "iproute2 (the ip command) is required"
 ip netns list >/dev/null 2>&1 || die "this kernel or ip does not support network namespaces (ip netns)"
 
-newer_sources() { # $1 = binary; true when a source file is newer than it
-    [[ -n $(find "$ROOT/src" "$ROOT/atropos/src" "$ROOT/Cargo.toml" "$ROOT/atropos/Cargo.toml" \
-            "$ROOT/Cargo.lock" -newer "$1" -print -quit 2>/dev/null) ]]
-}
-fresh() { # $1 = dir: both binaries present and newer than the sources
-    [[ -x $1/vrrpd && -x $1/atropos ]] && ! newer_sources "$1/vrrpd" && ! newer_sources "$1/atropos"
-}
-find_cargo() {
-    local c
-    for c in "$(command -v cargo || true)" "${HOME:-/root}/.cargo/bin/cargo" \
-             ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)/.cargo/bin/cargo"}; do
-        [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
-    done
-    return 1
-}
+# shellcheck source=scripts/build-env.sh
+. "$ROOT/scripts/build-env.sh"
 build_debug() { # 0 built, 1 build failed, 2 no cargo
     local cargo
     cargo=$(find_cargo) || return 2
     say "building vrrpd and atropos (cargo build --workspace)"
-    # Under sudo, build as the invoking user when the tree is theirs, so target/ stays theirs.
-    if [[ -n ${SUDO_USER:-} && $SUDO_USER != root && $(stat -c %U "$ROOT") == "$SUDO_USER" ]] \
-       && command -v sudo >/dev/null; then
-        (cd "$ROOT" && sudo -u "$SUDO_USER" -H "$cargo" build --workspace) || return 1
-    else
-        (cd "$ROOT" && "$cargo" build --workspace) || return 1
-    fi
+    (cd "$ROOT" && as_tree_owner "$cargo" build --workspace) || return 1
 }
 
 if [[ -n ${VRRPD_BUILD_DIR:-} ]]; then
     BIN=$VRRPD_BUILD_DIR
     [[ -x $BIN/vrrpd && -x $BIN/atropos ]] || die "VRRPD_BUILD_DIR=$BIN: vrrpd or atropos missing there"
-elif fresh "$ROOT/target/release"; then
+elif fresh_in "$ROOT/target/release"; then
     BIN=$ROOT/target/release
 else
     BIN=$ROOT/target/debug
-    if ! fresh "$BIN"; then
+    if ! fresh_in "$BIN"; then
         built=0
         build_debug || built=$?
         if [[ $built != 0 ]]; then

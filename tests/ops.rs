@@ -310,7 +310,9 @@ fn shell_files() -> Vec<(PathBuf, &'static str)> {
             continue;
         }
         let first = fs::read_to_string(&p).unwrap().lines().next().unwrap_or("").to_string();
-        let sh = if first.starts_with("#!") && first.contains("bash") { "bash" } else { "sh" };
+        // A library sourced by the scripts has no shebang but a `# shellcheck shell=bash` line.
+        let sourced = first.starts_with("# shellcheck shell=");
+        let sh = if (first.starts_with("#!") || sourced) && first.contains("bash") { "bash" } else { "sh" };
         v.push((p, sh));
     }
     v.sort();
@@ -336,7 +338,14 @@ fn shell_scripts_parse() {
             }
         }
         let name = p.file_name().unwrap().to_string_lossy();
-        if !name.ends_with(".conf") {
+        let first = fs::read_to_string(p).unwrap().lines().next().unwrap_or("").to_string();
+        let sourced = first.starts_with("# shellcheck shell=");
+        if !name.ends_with(".conf") && !sourced {
+            assert!(
+                first.starts_with("#!"),
+                "{} has no #! line (a sourced library says `# shellcheck shell=`)",
+                p.display()
+            );
             assert!(mode(p) & 0o111 != 0, "{} must be executable", p.display());
         }
     }
