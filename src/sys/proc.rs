@@ -91,17 +91,6 @@ impl PidFile {
     }
 }
 
-/// True when `path` holds a pid file locked by a live process.
-pub fn pidfile_locked(path: &Path) -> bool {
-    match File::open(path) {
-        Ok(f) => match flock(&f, false, false) {
-            Ok(()) => false,
-            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-        },
-        Err(_) => false,
-    }
-}
-
 /// The parent's end of the readiness pipe: it waits for the daemon to say "ready" or an error.
 pub struct Detached {
     pipe: File,
