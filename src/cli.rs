@@ -51,7 +51,23 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// Sorted, without duplicates.
     pub vips: Vec<Vip>,
+    /// `--strict-interval`: drop adverts whose interval differs from ours (RFC 3768 §7.1 to the letter).
+    pub strict_interval: bool,
+    /// `-I VIP -O GATEWAY`: on becoming MASTER, a datagram from VIP to GATEWAY port 1100 (1.15's magic packet).
+    pub magic: Option<Magic>,
+    /// Warnings about the command line, logged at start (e.g. a password cut to 8 bytes).
+    pub warnings: Vec<String>,
 }
+
+/// 1.15's "magic packet": makes switches and the gateway see the VIP behind this host without a virtual MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Magic {
+    pub from: Ipv4Addr,
+    pub to: Ipv4Addr,
+}
+
+/// UDP port of the magic packet (Advanced Vrrpd 1.15).
+pub const MAGIC_PORT: u16 = 1100;
 
 impl Config {
     pub fn vmac(&self) -> [u8; 6] {
@@ -84,7 +100,7 @@ fn options() -> getopts::Options {
     o.optopt("i", "", "interface to run on (required)", "IFNAME");
     o.optopt("v", "", "virtual router id, 1-255 (required)", "VRID");
     o.optflag("s", "", "turn preemption off (on by default)");
-    o.optopt("a", "", "authentication: none (default) or pw/SECRET (at most 8 bytes)", "AUTH");
+    o.optopt("a", "", "authentication: none (default) or pw/SECRET (8 bytes are used)", "AUTH");
     o.optopt("p", "", "priority, 1-255 (default 100; 255 = address owner)", "PRIO");
     o.optopt("d", "", "advertisement interval in seconds, 1-255 (default 1)", "DELAY");
     o.optflag("n", "", "do not set the virtual MAC on the interface");
@@ -96,6 +112,9 @@ fn options() -> getopts::Options {
     o.optopt("x", "", "priority set by an increase request (default: +10)", "PRIO");
     o.optflag("F", "", "stay in the foreground and log to stderr");
     o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
+    o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
+    o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
+    o.optopt("O", "", "magic packet destination (the gateway)", "GATEWAY");
     o.optflag("h", "help", "print this help and exit");
     o.optflag("V", "version", "print the version and exit");
     o
@@ -104,7 +123,7 @@ fn options() -> getopts::Options {
 pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
-                 [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 [--strict-interval] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
                  VRRPv2 (RFC 3768) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
@@ -154,13 +173,22 @@ pub fn parse_vip(s: &str) -> Result<Vip, UsageError> {
     Ok(Vip { addr, prefix })
 }
 
-fn parse_auth(s: &str) -> Result<Auth, UsageError> {
+/// Parses `-a`; a password over 8 bytes is cut to 8 (as keepalived and 1.15 do) with a warning.
+fn parse_auth(s: &str, warnings: &mut Vec<String>) -> Result<Auth, UsageError> {
     if s == "none" {
         return Ok(Auth::None);
     }
     if let Some(secret) = s.strip_prefix("pw/").or_else(|| s.strip_prefix("pass/")) {
-        return Auth::password(secret.as_bytes())
-            .ok_or_else(|| UsageError(format!("-a {s}: the password must be 1 to 8 bytes")));
+        let b = secret.as_bytes();
+        if b.len() > 8 {
+            warnings.push(format!(
+                "-a: the password is {} bytes; VRRPv2 carries 8: only the first 8 are used \
+                 (as keepalived and Advanced Vrrpd 1.15 do)",
+                b.len()
+            ));
+        }
+        return Auth::password(&b[..b.len().min(8)])
+            .ok_or_else(|| UsageError(format!("-a {s}: the password must not be empty")));
     }
     if s.starts_with("ah/") {
         return Err(UsageError(format!(
@@ -200,8 +228,9 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let hook_timeout = num::<u32>(&m, "hook-timeout", "the hook timeout in seconds", 1, 86_400)?
         .map(|s| Duration::from_secs(u64::from(s)))
         .unwrap_or(DEFAULT_HOOK_TIMEOUT);
+    let mut warnings = Vec::new();
     let auth = match m.opt_str("a") {
-        Some(a) => parse_auth(&a)?,
+        Some(a) => parse_auth(&a, &mut warnings)?,
         None => Auth::None,
     };
     let path = |o: &str| -> Result<Option<PathBuf>, UsageError> {
@@ -230,6 +259,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         return Err(UsageError(format!("{} virtual addresses: at most {MAX_ADDRS} fit in an advert", vips.len())));
     }
     vips.sort();
+    let magic = parse_magic(&m, &vips)?;
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -248,7 +278,31 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         foreground: m.opt_present("F"),
         hook_timeout,
         vips,
+        strict_interval: m.opt_present("strict-interval"),
+        magic,
+        warnings,
     })))
+}
+
+/// `-I VIP -O GATEWAY`: both or neither; the source is one of our virtual addresses.
+fn parse_magic(m: &getopts::Matches, vips: &[Vip]) -> Result<Option<Magic>, UsageError> {
+    let (from, to) = match (m.opt_str("I"), m.opt_str("O")) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(UsageError("-I VIP needs -O GATEWAY (the magic packet's destination)".into())),
+        (None, Some(_)) => return Err(UsageError("-O GATEWAY needs -I VIP (the magic packet's source)".into())),
+        (Some(i), Some(o)) => (i, o),
+    };
+    let from: Ipv4Addr = from.parse().map_err(|_| UsageError(format!("-I {from}: not an IPv4 address")))?;
+    if !vips.iter().any(|v| v.addr == from) {
+        return Err(UsageError(format!("-I {from}: not one of the virtual addresses given")));
+    }
+    let to = parse_vip(&o_str(&to)).map_err(|_| UsageError(format!("-O {to}: not an IPv4 unicast address")))?.addr;
+    Ok(Some(Magic { from, to }))
+}
+
+/// `-O` takes a bare address: refuse a prefix length.
+fn o_str(s: &str) -> String {
+    if s.contains('/') { String::new() } else { s.to_string() }
 }
 
 #[cfg(test)]
@@ -337,6 +391,9 @@ mod tests {
             "-h",
             "-V",
             "--hook-timeout",
+            "--strict-interval",
+            "-I",
+            "-O",
         ] {
             assert!(u.contains(o), "usage lacks {o}");
         }
@@ -361,7 +418,13 @@ mod tests {
             ("-i eth0 -v 51 -x 0 10.0.0.1", "-x 0"),
             ("-i eth0 -v 51 --hook-timeout 0 10.0.0.1", "--hook-timeout 0"),
             ("-i eth0 -v 51 -a ah/0x1234 10.0.0.1", "not supported"),
-            ("-i eth0 -v 51 -a pw/123456789 10.0.0.1", "1 to 8 bytes"),
+            ("-i eth0 -v 51 -a pw/ 10.0.0.1", "must not be empty"),
+            ("-i eth0 -v 51 -I 10.0.0.1 10.0.0.1", "-I VIP needs -O"),
+            ("-i eth0 -v 51 -O 10.0.0.254 10.0.0.1", "-O GATEWAY needs -I"),
+            ("-i eth0 -v 51 -I 10.0.0.2 -O 10.0.0.254 10.0.0.1", "-I 10.0.0.2: not one of the virtual addresses"),
+            ("-i eth0 -v 51 -I x -O 10.0.0.254 10.0.0.1", "-I x: not an IPv4 address"),
+            ("-i eth0 -v 51 -I 10.0.0.1 -O 224.0.0.1 10.0.0.1", "-O 224.0.0.1: not an IPv4 unicast"),
+            ("-i eth0 -v 51 -I 10.0.0.1 -O 10.0.0.254/24 10.0.0.1", "-O 10.0.0.254/24"),
             ("-i eth0 -v 51 -a md5/x 10.0.0.1", "-a md5/x"),
             ("-i eth0 -v 51 10.0.0.300", "10.0.0.300: not an IPv4 address"),
             ("-i eth0 -v 51 ipaddr", "ipaddr: not an IPv4 address"),
@@ -386,6 +449,24 @@ mod tests {
             assert!(e.contains(want), "{line}: got {e:?}, want {want:?}");
             assert!(!e.contains('\n'), "one line: {e:?}");
         }
+    }
+
+    #[test]
+    fn long_password_is_cut_to_8_bytes_with_a_warning() {
+        let c = run("-i eth0 -v 51 -a pw/abcdefghijkl 10.0.0.1");
+        assert_eq!(c.auth, Auth::password(b"abcdefgh").unwrap());
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("12 bytes") && c.warnings[0].contains("first 8"), "{:?}", c.warnings);
+        assert!(run("-i eth0 -v 51 -a pw/abcdefgh 10.0.0.1").warnings.is_empty());
+    }
+
+    #[test]
+    fn magic_packet_and_strict_interval() {
+        let c = run("-i eth0 -v 11 10.1.1.1 -I 10.1.1.1 -O 10.1.1.254 -n");
+        assert_eq!(c.magic, Some(Magic { from: Ipv4Addr::new(10, 1, 1, 1), to: Ipv4Addr::new(10, 1, 1, 254) }));
+        assert!(!c.strict_interval);
+        assert!(run("-i eth0 -v 11 --strict-interval 10.1.1.1").strict_interval);
+        assert_eq!(run("-i eth0 -v 11 10.1.1.1").magic, None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::control;
 use crate::group::Status;
+use crate::rundir::MemberId;
 use crate::sys::proc;
 use log::warn;
 use mio::net::{UnixListener, UnixStream};
@@ -242,16 +243,16 @@ impl Ctl {
         self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect()
     }
 
-    /// The siblings heard from, one per interface (two connections to one sibling count once).
-    pub fn siblings(&self, me: &str) -> Vec<Status> {
-        let mut by_if: BTreeMap<&str, &Status> = BTreeMap::new();
+    /// The siblings heard from, one per (interface, vrid) (two connections to one sibling count once).
+    pub fn siblings(&self, me: &MemberId) -> Vec<Status> {
+        let mut by_id: BTreeMap<MemberId, &Status> = BTreeMap::new();
         for c in self.conns.values() {
             if let Role::Member { status: Some(s), .. } = &c.role
-                && s.ifname != me
+                && &s.id() != me
             {
-                by_if.insert(&s.ifname, s);
+                by_id.insert(s.id(), s);
             }
         }
-        by_if.into_values().cloned().collect()
+        by_id.into_values().cloned().collect()
     }
 }

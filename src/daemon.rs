@@ -10,17 +10,16 @@ use crate::fsm::{Action, Params, State, Vrrp};
 use crate::group::{self, Status};
 use crate::hooks::{Hooks, Job};
 use crate::packet::{self, Advert, Auth, DropKind, Expect};
-use crate::rundir::{self, Member};
+use crate::rundir::{self, Member, MemberId};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
 use crate::sys::proc;
 use crate::sys::proc::PidFile;
 use crate::sys::raw::{self, FrameSocket, VrrpSocket};
+use crate::sys::signals::{self, Meaning, SignalPipe};
 use crate::sys::watch::DirWatch;
 use log::{debug, error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU};
-use signal_hook_mio::v1_0::Signals;
 use std::io;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,6 +44,38 @@ pub struct Counters {
     pub sent: u64,
     pub received: u64,
     pub drops: [u64; DropKind::ALL.len()],
+    /// Adverts accepted although their interval differs from ours.
+    pub interval_mismatch: u64,
+}
+
+/// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
+struct Mismatch {
+    src: Ipv4Addr,
+    int: u8,
+    at: Instant,
+    logged_at: Instant,
+    suppressed: u64,
+}
+
+/// While MASTER: the last advert for our vrid that we dropped from another router (auth, interval,
+/// address list). That router may be MASTER too: a possible split brain, shown by atropos.
+#[derive(Clone, Copy)]
+struct Conflict {
+    src: Ipv4Addr,
+    prio: u8,
+    kind: DropKind,
+    at: Instant,
+}
+
+/// Drops that mean another router advertises our vrid with a configuration we cannot accept.
+fn is_conflict(kind: DropKind) -> bool {
+    matches!(kind, DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList)
+}
+
+/// How long a mismatch or a conflict is shown after its last advert: three of that router's intervals
+/// and a second.
+fn lasts(int_s: u8) -> Duration {
+    3 * Duration::from_secs(int_s.max(1).into()) + Duration::from_secs(1)
 }
 
 /// Why the daemon stopped.
@@ -61,6 +92,8 @@ struct DropLog {
 
 pub struct Daemon {
     cfg: Config,
+    /// (interface, vrid): the member's name in the run dir and in the group.
+    id: MemberId,
     ifindex: u32,
     label: Option<String>,
     primary: Ipv4Addr,
@@ -79,7 +112,7 @@ pub struct Daemon {
     vsock: VrrpSocket,
     frames: FrameSocket,
     poll: Poll,
-    signals: Signals,
+    signals: SignalPipe,
     ctl: Ctl,
     /// Connections to read again at the next turn (their read budget ran out).
     pending_reads: std::collections::BTreeSet<usize>,
@@ -97,6 +130,8 @@ pub struct Daemon {
     /// Why the host holds us BACKUP although we won our own election (None when not held).
     held: Option<String>,
     pub counters: Counters,
+    mismatch: Option<Mismatch>,
+    conflict: Option<Conflict>,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
     since_ms: u64,
@@ -187,10 +222,18 @@ impl Daemon {
         let force_fallback = std::env::var_os("VRRPD_TEST_MAC_FALLBACK").is_some();
 
         // 1. Recover from a previous run of ours on this interface (crash, SIGKILL, power cut).
-        let previous = rundir::read_state(&cfg.rundir)
-            .map_err(io_ctx(format!("{}: reading the state file", cfg.rundir.display())))?
-            .into_iter()
-            .find(|m| m.ifname == cfg.ifname);
+        let id = MemberId::new(&cfg.ifname, cfg.vrid);
+        let records = rundir::read_state(&cfg.rundir)
+            .map_err(io_ctx(format!("{}: reading the state file", cfg.rundir.display())))?;
+        let previous = records.iter().find(|m| m.id() == id).cloned();
+        // The record of the interface's original MAC: ours, or that of a dead member that set the MAC
+        // of this interface under another vrid (we hold the interface's MAC claim, so no live one does).
+        let mac_record = records
+            .iter()
+            .filter(|m| m.ifname == cfg.ifname && !m.no_vmac && m.omac.is_some())
+            .find(|m| m.id() == id || !proc::alive(m.pid))
+            .filter(|_| !cfg.no_vmac)
+            .cloned();
         let addrs = rtnl.addrs(ifindex).map_err(io_ctx(format!("{}: reading addresses", cfg.ifname)))?;
         let mut stale: Vec<Vip> = Vec::new();
         for a in &addrs {
@@ -207,7 +250,7 @@ impl Daemon {
             warn!("removed stale virtual address {v} left by a previous vrrpd");
         }
         let cur_mac = link.mac.ok_or_else(|| format!("{}: the interface has no Ethernet address", cfg.ifname))?;
-        let omac = match previous.as_ref().and_then(|p| p.omac) {
+        let omac = match mac_record.as_ref().and_then(|p| p.omac) {
             Some(recorded) => {
                 if recorded != cur_mac {
                     let how = set_mac_any(&mut rtnl, ifindex, recorded, force_fallback)
@@ -221,7 +264,7 @@ impl Daemon {
                 recorded
             }
             None => {
-                if is_virtual_mac(&cur_mac) {
+                if is_virtual_mac(&cur_mac) && !cfg.no_vmac {
                     warn!(
                         "the interface already carries the virtual MAC {} and no original MAC is recorded in {}; \
                          it is kept as the interface's own MAC",
@@ -249,15 +292,14 @@ impl Daemon {
             .map_err(io_ctx(format!("{}: opening the VRRP socket", cfg.ifname)))?;
         let frames = FrameSocket::open().map_err(io_ctx("opening the packet socket"))?;
         let poll = Poll::new().map_err(io_ctx("epoll"))?;
-        let mut signals =
-            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD]).map_err(io_ctx("signals"))?;
-        let sock_path = rundir::sock_path(&cfg.rundir, &cfg.ifname);
+        let signals = SignalPipe::install().map_err(io_ctx("signals"))?;
+        let sock_path = rundir::sock_path(&cfg.rundir, &id);
         let reg = poll.registry();
         let ctl =
             Ctl::bind(&sock_path, reg, T_LISTEN).map_err(io_ctx(format!("{}: control socket", sock_path.display())))?;
         reg.register(&mut SourceFd(&vsock.fd()), T_VRRP, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK, Interest::READABLE).map_err(io_ctx("epoll"))?;
-        reg.register(&mut signals, T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        reg.register(&mut SourceFd(&signals.fd()), T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
         let watch = match DirWatch::new(&cfg.rundir) {
             Ok(w) => {
                 reg.register(&mut SourceFd(&w.fd()), T_WATCH, Interest::READABLE).map_err(io_ctx("epoll"))?;
@@ -280,6 +322,7 @@ impl Daemon {
             now,
         );
         let d = Daemon {
+            id,
             ifindex,
             label,
             primary,
@@ -308,6 +351,8 @@ impl Daemon {
             last_why_not: String::new(),
             held: None,
             counters: Counters::default(),
+            mismatch: None,
+            conflict: None,
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
             since_ms: unix_ms(),
@@ -341,6 +386,7 @@ impl Daemon {
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,
             reason: self.reason(),
+            no_vmac: self.cfg.no_vmac,
         }
     }
 
@@ -387,7 +433,7 @@ impl Daemon {
     }
 
     fn recreate_pidfile(&mut self) {
-        let path = rundir::pid_path(&self.cfg.rundir, &self.cfg.ifname);
+        let path = rundir::pid_path(&self.cfg.rundir, &self.id);
         match PidFile::acquire(&path) {
             Ok(mut p) => {
                 if let Err(e) = p.write_pid() {
@@ -403,7 +449,7 @@ impl Daemon {
     }
 
     fn rebind_socket(&mut self) -> Result<(), String> {
-        let sock_path = rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname);
+        let sock_path = rundir::sock_path(&self.cfg.rundir, &self.id);
         self.ctl.rebind(&sock_path, self.poll.registry()).map_err(|e| format!("{}: {e}", sock_path.display()))
     }
 
@@ -422,14 +468,15 @@ impl Daemon {
 
     /// The siblings we hear from, one per interface.
     fn siblings(&self) -> Vec<Status> {
-        self.ctl.siblings(&self.cfg.ifname)
+        self.ctl.siblings(&self.id)
     }
 
     pub fn run(&mut self) -> Exit {
         info!(
-            "starting: priority {}, advert interval {} s, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
+            "starting: priority {}, advert interval {} s{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
             self.cfg.priority,
             self.cfg.adver_int,
+            if self.cfg.strict_interval { " (strict)" } else { "" },
             if self.cfg.preempt { "on" } else { "off" },
             self.primary,
             fmt_mac(&self.omac),
@@ -648,10 +695,24 @@ impl Daemon {
         }
     }
 
+    /// Gratuitous ARP for the VIPs and our own addresses, and 1.15's magic packet (`-I`/`-O`).
     fn garp_master(&mut self) {
         let mut addrs = self.vip_addrs.clone();
         addrs.extend(self.own.iter().copied());
-        self.send_garps(self.mac, &addrs);
+        // With -n another member may have set the interface's MAC: announce the one it has now.
+        let mac = if self.cfg.no_vmac {
+            self.rtnl.link(self.ifindex).ok().and_then(|l| l.mac).unwrap_or(self.mac)
+        } else {
+            self.mac
+        };
+        self.send_garps(mac, &addrs);
+        if let Some(m) = self.cfg.magic {
+            let payload = format!("vrrpd vrid {} master {}\n", self.cfg.vrid, m.from);
+            match raw::send_udp_from(&self.cfg.ifname, m.from, m.to, crate::cli::MAGIC_PORT, payload.as_bytes()) {
+                Ok(()) => debug!("magic packet sent from {} to {}:{}", m.from, m.to, crate::cli::MAGIC_PORT),
+                Err(e) => warn!("cannot send the magic packet from {} to {}: {e}", m.from, m.to),
+            }
+        }
     }
 
     fn send_garps(&mut self, mac: [u8; 6], addrs: &[Ipv4Addr]) {
@@ -679,8 +740,8 @@ impl Daemon {
     /// The run dir changed under us: put back what is ours, follow the drain file.
     fn on_rundir_changes(&mut self) {
         let Some(ch) = self.watch.as_mut().map(|w| w.drain()) else { return };
-        let sock_name = format!("vrrpd_{}.sock", self.cfg.ifname);
-        let pid_name = format!("vrrpd_{}.pid", self.cfg.ifname);
+        let sock_name = format!("vrrpd_{}.sock", self.id.stem());
+        let pid_name = format!("vrrpd_{}.pid", self.id.stem());
         if ch.dir_gone || !self.cfg.rundir.is_dir() {
             warn!(
                 "run directory {} was removed: recreating it with our socket, pid file and state",
@@ -693,13 +754,13 @@ impl Daemon {
             self.save_state_logged();
             return;
         }
-        if ch.removed.contains(&sock_name) && !rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname).exists() {
+        if ch.removed.contains(&sock_name) && !rundir::sock_path(&self.cfg.rundir, &self.id).exists() {
             warn!("our control socket was removed: binding it again");
             if let Err(e) = self.rebind_socket() {
                 error!("cannot bind the control socket again: {e}");
             }
         }
-        if ch.removed.contains(&pid_name) && !rundir::pid_path(&self.cfg.rundir, &self.cfg.ifname).exists() {
+        if ch.removed.contains(&pid_name) && !rundir::pid_path(&self.cfg.rundir, &self.id).exists() {
             warn!("our pid file was removed: writing it again");
             self.recreate_pidfile();
         }
@@ -798,10 +859,13 @@ impl Daemon {
             };
             let now = Instant::now();
             let len = n.min(self.recv_buf.len());
-            let result = packet::parse_ipv4(&self.recv_buf[..len]).and_then(|r| {
+            let parsed = packet::parse_ipv4(&self.recv_buf[..len]).and_then(|r| {
                 if n > self.recv_buf.len() {
                     return Err(DropKind::TrailingBytes);
                 }
+                Ok(r)
+            });
+            let result = parsed.and_then(|r| {
                 let expect = Expect {
                     vrid: self.cfg.vrid,
                     auth: &self.cfg.auth,
@@ -809,16 +873,27 @@ impl Daemon {
                     vips: &self.vip_addrs,
                     own: &self.own,
                     owner: self.cfg.priority == 255,
+                    strict_interval: self.cfg.strict_interval,
                 };
-                expect.check(&r).map(|()| r)
+                match expect.check(&r) {
+                    Ok(()) => Ok(r),
+                    Err(kind) => {
+                        self.note_conflict(now, kind, &r);
+                        Err(kind)
+                    }
+                }
             });
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
+                    if r.advert.adver_int != self.cfg.adver_int {
+                        self.note_mismatch(now, r.src, r.advert.adver_int);
+                    }
                     if !self.link_up {
                         continue;
                     }
-                    let acts = self.fsm.advert(now, r.src, r.advert.priority);
+                    let int = Duration::from_secs(r.advert.adver_int.into());
+                    let acts = self.fsm.advert(now, r.src, r.advert.priority, int);
                     if !acts.is_empty() {
                         // A better master here: siblings release in parallel with us.
                         self.announce();
@@ -835,6 +910,60 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// An advert accepted with another interval than ours: counted, logged at most once a second.
+    fn note_mismatch(&mut self, now: Instant, src: Ipv4Addr, int: u8) {
+        self.counters.interval_mismatch += 1;
+        let ours = self.cfg.adver_int;
+        let say = |more: u64| {
+            let more = if more > 0 { format!(" ({more} more since the last report)") } else { String::new() };
+            warn!("advert from {src} every {int} s, ours every {ours} s: accepted (interval_mismatch){more}");
+        };
+        match self.mismatch.as_mut() {
+            Some(m) if m.src == src && m.int == int && now.duration_since(m.logged_at) < DROP_LOG_EVERY => {
+                m.at = now;
+                m.suppressed += 1;
+            }
+            Some(m) => {
+                say(m.suppressed);
+                *m = Mismatch { src, int, at: now, logged_at: now, suppressed: 0 };
+            }
+            None => {
+                say(0);
+                self.mismatch = Some(Mismatch { src, int, at: now, logged_at: now, suppressed: 0 });
+            }
+        }
+    }
+
+    /// While MASTER, another router advertising our vrid with a configuration we drop may be MASTER too.
+    fn note_conflict(&mut self, now: Instant, kind: DropKind, r: &packet::Received) {
+        if !is_conflict(kind) || r.advert.vrid != self.cfg.vrid || self.fsm.state() != State::Master {
+            return;
+        }
+        let fresh = self.conflict.is_none_or(|c| c.src != r.src || now.duration_since(c.at) > lasts(self.cfg.adver_int));
+        if fresh {
+            warn!(
+                "possible split brain: {} (priority {}) also advertises vrid {} while we are MASTER, and we drop \
+                 its adverts: {}",
+                r.src,
+                r.advert.priority,
+                self.cfg.vrid,
+                kind.describe()
+            );
+        }
+        self.conflict = Some(Conflict { src: r.src, prio: r.advert.priority, kind, at: now });
+    }
+
+    /// The interval mismatch heard lately, if any.
+    fn live_mismatch(&self) -> Option<&Mismatch> {
+        self.mismatch.as_ref().filter(|m| m.at.elapsed() < lasts(m.int))
+    }
+
+    /// The split-brain signal in force, if any (only while MASTER).
+    fn live_conflict(&self) -> Option<Conflict> {
+        self.conflict
+            .filter(|c| self.fsm.state() == State::Master && c.at.elapsed() < lasts(self.cfg.adver_int))
     }
 
     fn count_drop(&mut self, now: Instant, kind: DropKind, head: &[u8]) {
@@ -895,8 +1024,8 @@ impl Daemon {
                         self.deregister_hook_fd();
                         self.hooks.finish_blocking();
                     }
-                    let _ = rundir::remove_member(&self.cfg.rundir, &self.cfg.ifname);
-                    let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname));
+                    let _ = rundir::remove_member(&self.cfg.rundir, &self.id);
+                    let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
                     return Some(Exit::InterfaceGone);
                 }
                 Event::Link(_) => link_changed = true,
@@ -978,27 +1107,50 @@ impl Daemon {
 
     // ----- signals -----
 
+    /// Every signal that would end the process by default arrives here (see `sys::signals`).
     fn on_signals(&mut self) -> Option<Exit> {
-        let sigs: Vec<i32> = self.signals.pending().collect();
-        for s in sigs {
-            match s {
-                SIGTERM | SIGINT => {
-                    let name = if s == SIGTERM { "SIGTERM" } else { "SIGINT" };
+        for s in self.signals.pending() {
+            let name = signals::name(s);
+            match signals::meaning(s) {
+                Meaning::Stop => {
                     self.shutdown(&format!("stopped by {name}"));
                     return Some(Exit::Signal);
                 }
-                SIGTTIN => {
+                Meaning::Reduce => {
                     let _ = self.change_priority(false);
                 }
-                SIGTTOU => {
+                Meaning::Increase => {
                     let _ = self.change_priority(true);
                 }
-                SIGCHLD => self.on_sigchld(),
-                SIGHUP => info!("SIGHUP ignored (restart vrrpd to change its configuration)"),
-                _ => {}
+                Meaning::Child => self.on_sigchld(),
+                // Advanced Vrrpd 1.15's dump: the member's state line.
+                Meaning::Dump => info!("SIGUSR1: {}", self.member().to_line()),
+                Meaning::Drain => self.drain_by_signal(),
+                Meaning::Ignore if s == libc::SIGHUP => {
+                    info!("SIGHUP ignored (restart vrrpd to change its configuration)")
+                }
+                Meaning::Ignore => info!("{name} ignored"),
             }
         }
         None
+    }
+
+    /// SIGUSR2 (1.15's "go backup"): the host is drained as by `atropos --backup`, until `--resume`.
+    fn drain_by_signal(&mut self) {
+        if self.drained {
+            info!("SIGUSR2: the host is already drained (atropos --resume ends it)");
+            return;
+        }
+        let who = format!("SIGUSR2 to vrrpd pid {} ({})", std::process::id(), self.id);
+        match rundir::set_drain(&self.cfg.rundir, &who, unix_ms()) {
+            Ok(()) => info!("SIGUSR2: host drained, every member held BACKUP until atropos --resume"),
+            Err(e) => error!(
+                "SIGUSR2: cannot write {} ({e}): this member alone is held BACKUP until atropos --resume",
+                rundir::drain_path(&self.cfg.rundir).display()
+            ),
+        }
+        self.drained = true;
+        self.settle(Instant::now());
     }
 
     /// Priority −10 / +10, or the -z / -x value; kept within 1–254. Returns the new priority.
@@ -1026,12 +1178,12 @@ impl Daemon {
 
     /// At start: connect to every member already running in the run dir.
     fn connect_siblings(&mut self) {
-        for (ifname, path) in rundir::sibling_sockets(&self.cfg.rundir, &self.cfg.ifname) {
+        for (id, path) in rundir::sibling_sockets(&self.cfg.rundir, Some(&self.id)) {
             match self.ctl.connect(&path, self.poll.registry()) {
                 Ok(Some(t)) => {
                     let hello = control::status_msg("HELLO", &self.status()).encode();
                     self.send_to(t, &hello);
-                    debug!("connected to member {ifname}");
+                    debug!("connected to member {id}");
                 }
                 Ok(None) => {}
                 Err(e) => debug!("member socket {} not answering ({e}): not running", path.display()),
@@ -1102,11 +1254,11 @@ impl Daemon {
                         return;
                     }
                 };
-                if status.ifname == self.cfg.ifname {
-                    warn!("a second vrrpd claims interface {}: ignored", status.ifname);
+                if status.id() == self.id {
+                    warn!("a second vrrpd claims {}: ignored", self.id);
                     return;
                 }
-                let new = !self.siblings().iter().any(|s| s.ifname == status.ifname);
+                let new = !self.siblings().iter().any(|s| s.id() == status.id());
                 if new {
                     info!(
                         "group: member {} (vrid {}, pid {}) is present, {}",
@@ -1180,6 +1332,7 @@ impl Daemon {
         let heard = self.fsm.heard();
         let siblings = self.siblings();
         let v = group::verdict(&self.status(), &siblings, self.cfg.members.unwrap_or(1), self.drained);
+        let conflict = self.live_conflict();
         Message::new("INFO")
             .with("if", &self.cfg.ifname)
             .with("vrid", self.cfg.vrid)
@@ -1205,26 +1358,35 @@ impl Daemon {
             .with("drops", drops.join(","))
             .with("members", self.cfg.members.unwrap_or(0))
             .with("present", 1 + siblings.len())
-            .with("siblings", siblings.iter().map(|s| s.ifname.clone()).collect::<Vec<_>>().join(","))
+            .with("siblings", siblings.iter().map(|s| s.id().stem()).collect::<Vec<_>>().join(","))
             .with("drained", u8::from(self.drained))
             .with("held", &v.why_not)
+            .with("strict", u8::from(self.cfg.strict_interval))
+            .with("imm", self.counters.interval_mismatch)
+            .with("imm_peer", self.live_mismatch().map(|m| m.src.to_string()).unwrap_or_else(|| "-".into()))
+            .with("imm_int", self.live_mismatch().map(|m| m.int.to_string()).unwrap_or_else(|| "-".into()))
+            .with("conflict_peer", conflict.map(|c| c.src.to_string()).unwrap_or_else(|| "-".into()))
+            .with("conflict_prio", conflict.map(|c| c.prio.to_string()).unwrap_or_else(|| "-".into()))
+            .with("conflict_kind", conflict.map(|c| c.kind.name()).unwrap_or("-"))
+            .with("conflict_why", conflict.map(|c| c.kind.describe()).unwrap_or("-"))
+            .with("conflict_ago_ms", conflict.map(|c| c.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()))
     }
 
     fn close_conn(&mut self, t: usize) {
         let Some(role) = self.ctl.remove(self.poll.registry(), t) else { return };
         if let Role::Member { status: Some(s), bye } = role {
             // Still present through another connection?
-            if self.siblings().iter().any(|x| x.ifname == s.ifname) {
+            if self.siblings().iter().any(|x| x.id() == s.id()) {
                 return;
             }
             if bye {
-                info!("group: member {} (pid {}) stopped", s.ifname, s.pid);
+                info!("group: member {} (pid {}) stopped", s.id(), s.pid);
             } else {
-                warn!("group: member {} (vrid {}, pid {}) died", s.ifname, s.vrid, s.pid);
-                // The survivor with the smallest interface name cleans the dead member's link.
-                let me_first = self.siblings().iter().all(|x| x.ifname > self.cfg.ifname);
+                warn!("group: member {} (pid {}) died", s.id(), s.pid);
+                // The survivor with the smallest (interface, vrid) cleans the dead member's link.
+                let me_first = self.siblings().iter().all(|x| x.id() > self.id);
                 if me_first {
-                    self.clean_dead_member(&s.ifname);
+                    self.clean_dead_member(&s.id());
                 }
             }
             let now = Instant::now();
@@ -1233,16 +1395,17 @@ impl Daemon {
     }
 
     /// Gives a dead member's interface back: original MAC, no virtual address, priority 0 for its vrid.
-    fn clean_dead_member(&mut self, ifname: &str) {
+    fn clean_dead_member(&mut self, id: &MemberId) {
+        let ifname = id.ifname.as_str();
         let record = match rundir::read_state(&self.cfg.rundir) {
-            Ok(all) => all.into_iter().find(|m| m.ifname == ifname),
+            Ok(all) => all.into_iter().find(|m| &m.id() == id),
             Err(e) => {
-                error!("cannot read the state file to clean {ifname}: {e}");
+                error!("cannot read the state file to clean {id}: {e}");
                 return;
             }
         };
         let Some(rec) = record else {
-            warn!("no record of {ifname} in the state file: nothing to clean");
+            warn!("no record of {id} in the state file: nothing to clean");
             return;
         };
         let Some(idx) = raw::ifindex(ifname) else {
@@ -1294,7 +1457,8 @@ impl Daemon {
                 }
             }
         }
-        if let (Some(omac), Ok(link)) = (rec.omac, self.rtnl.link(idx))
+        // Only a member that set the MAC gives one back (with -n it never changed it).
+        if let (Some(omac), Ok(link), false) = (rec.omac, self.rtnl.link(idx), rec.no_vmac)
             && link.mac != Some(omac)
         {
             match set_mac_any(&mut self.rtnl, idx, omac, false) {
@@ -1306,7 +1470,7 @@ impl Daemon {
         dead.state = "DEAD".into();
         dead.mac = dead.omac;
         dead.since_ms = unix_ms();
-        dead.reason = format!("process died; link cleaned by {}", self.cfg.ifname);
+        dead.reason = format!("process died; link cleaned by {}", self.id);
         if let Err(e) = rundir::put_member(&self.cfg.rundir, &dead) {
             warn!("cannot update the state file: {e}");
         }
@@ -1341,10 +1505,10 @@ impl Daemon {
         self.say_bye(why);
         let acts = self.fsm.shutdown(now, why);
         self.run_actions(now, acts);
-        let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.cfg.ifname));
+        let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
         // Keep the record (and so the original MAC) if the MAC could not be given back.
         let res = if self.mac == self.omac {
-            rundir::remove_member(&self.cfg.rundir, &self.cfg.ifname)
+            rundir::remove_member(&self.cfg.rundir, &self.id)
         } else {
             error!(
                 "the interface still carries {}; the original MAC {} stays recorded in the run dir",

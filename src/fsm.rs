@@ -80,6 +80,9 @@ pub struct Vrrp {
     /// We won (candidate) because our master resigned, or by following such a sibling.
     by_resignation: bool,
     heard: Option<Heard>,
+    /// The interval the master of our LAN advertises (RFC 5798 §6.1 Master_Adver_Interval, applied to
+    /// v2 too): a Backup times the master out on the master's interval, not on its own.
+    master_int: Duration,
 }
 
 fn secs(d: Duration) -> String {
@@ -89,7 +92,6 @@ fn secs(d: Duration) -> String {
 impl Vrrp {
     pub fn new(p: Params, now: Instant) -> Vrrp {
         Vrrp {
-            p,
             state: State::Initialize,
             candidate: false,
             why: "starting".into(),
@@ -101,6 +103,8 @@ impl Vrrp {
             resign_seen: false,
             by_resignation: false,
             heard: None,
+            master_int: p.adver_int,
+            p,
         }
     }
 
@@ -133,14 +137,19 @@ impl Vrrp {
     pub fn skew_time(&self) -> Duration {
         Duration::from_micros((256 - u64::from(self.p.priority)) * 1_000_000 / 256)
     }
-    /// Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time.
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time (the master's interval, learned
+    /// from its adverts; ours until one is heard).
     pub fn master_down_interval(&self) -> Duration {
-        3 * self.p.adver_int + self.skew_time()
+        3 * self.master_int + self.skew_time()
+    }
+    /// The interval the master of our LAN advertises (ours until a master is heard).
+    pub fn master_adver_int(&self) -> Duration {
+        self.master_int
     }
     /// How long our own master must be silent before we follow a sibling that won (group mode):
     /// one interval plus an eighth, so that an advert that is merely a little late is not taken for silence.
     pub fn follow_after(&self) -> Duration {
-        self.p.adver_int + self.p.adver_int / 8
+        self.master_int + self.master_int / 8
     }
 
     /// The earliest instant at which [`Vrrp::tick`] has something to do.
@@ -166,6 +175,7 @@ impl Vrrp {
         self.master_alive_at = now;
         self.resign_seen = false;
         self.by_resignation = false;
+        self.master_int = self.p.adver_int;
         if self.p.priority == 255 {
             self.candidate = true;
             self.master_down_at = None;
@@ -178,8 +188,8 @@ impl Vrrp {
         vec![]
     }
 
-    /// A valid advert for our VRID (already checked against §7.1).
-    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8) -> Vec<Action> {
+    /// A valid advert for our VRID (already checked against §7.1), with the interval it advertises.
+    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8, adver_int: Duration) -> Vec<Action> {
         self.heard = Some(Heard { src, priority, at: now });
         match self.state {
             State::Initialize => vec![],
@@ -193,6 +203,8 @@ impl Vrrp {
                         self.why = format!("master {src} resigned (priority 0)");
                     }
                 } else if !self.p.preempt || priority >= self.p.priority {
+                    // RFC 5798 §6.4.2: Master_Adver_Interval := the advert's interval.
+                    self.master_int = adver_int;
                     self.arm_master_down(now, self.master_down_interval());
                     self.master_alive_at = now;
                     if self.candidate || self.why.starts_with("startup") {
@@ -213,6 +225,7 @@ impl Vrrp {
                 } else if priority > self.p.priority || (priority == self.p.priority && src > self.p.primary) {
                     self.state = State::Backup;
                     self.candidate = false;
+                    self.master_int = adver_int;
                     self.arm_master_down(now, self.master_down_interval());
                     self.master_alive_at = now;
                     self.why = if priority > self.p.priority {
@@ -290,6 +303,7 @@ impl Vrrp {
             State::Master if !allow => {
                 self.state = State::Backup;
                 self.candidate = false;
+                self.master_int = self.p.adver_int;
                 self.resign_seen = false;
                 self.by_resignation = false;
                 self.arm_master_down(now, self.master_down_interval());
@@ -353,6 +367,8 @@ mod tests {
     const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
     const PEER_HIGH: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 
+    const SEC: Duration = Duration::from_secs(1);
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -389,7 +405,7 @@ mod tests {
         }
         fn advert(&mut self, t: u64, src: Ipv4Addr, prio: u8) -> Vec<Action> {
             let now = self.at(t);
-            let a = self.v.advert(now, src, prio);
+            let a = self.v.advert(now, src, prio, Duration::from_secs(1));
             self.settle(now, a)
         }
         fn becomes_master_at(&mut self, t: u64) {
@@ -571,7 +587,7 @@ mod tests {
         let t0 = Instant::now();
         let mut v = Vrrp::new(params(100, true), t0);
         v.startup(t0);
-        v.advert(t0 + ms(100), PEER_HIGH, 110);
+        v.advert(t0 + ms(100), PEER_HIGH, 110, SEC);
         v.set_sibling_won(true, false);
         assert_eq!(v.next_deadline(), Some(t0 + ms(100 + 1125)));
         v.tick(t0 + ms(1224));
@@ -587,14 +603,14 @@ mod tests {
         // The sibling: its master resigns with priority 0, it wins after Skew_Time.
         let mut a = Vrrp::new(params(100, true), t0);
         a.startup(t0);
-        a.advert(t0 + ms(100), PEER_HIGH, 110);
-        a.advert(t0 + ms(500), PEER_HIGH, 0);
+        a.advert(t0 + ms(100), PEER_HIGH, 110, SEC);
+        a.advert(t0 + ms(500), PEER_HIGH, 0, SEC);
         a.tick(t0 + ms(1110));
         assert!(a.wants_master() && a.won_by_resignation());
         // We heard our master 0.4 s ago (its link to us is gone, it could not resign here).
         let mut b = Vrrp::new(params(100, true), t0);
         b.startup(t0);
-        b.advert(t0 + ms(700), PEER_HIGH, 110);
+        b.advert(t0 + ms(700), PEER_HIGH, 110, SEC);
         b.set_sibling_won(true, a.won_by_resignation());
         b.tick(t0 + ms(1110));
         assert!(b.wants_master(), "follows without waiting for a silence");
@@ -603,15 +619,15 @@ mod tests {
         // A sibling that won by silence (partition) does not make us follow a live master.
         let mut c = Vrrp::new(params(100, true), t0);
         c.startup(t0);
-        c.advert(t0 + ms(700), PEER_HIGH, 110);
+        c.advert(t0 + ms(700), PEER_HIGH, 110, SEC);
         c.set_sibling_won(true, false);
         c.tick(t0 + ms(1110));
         assert!(!c.wants_master());
         // A master heard after the resignation cancels it.
         let mut d = Vrrp::new(params(100, true), t0);
         d.startup(t0);
-        d.advert(t0 + ms(100), PEER_HIGH, 0);
-        d.advert(t0 + ms(200), PEER_HIGH, 110);
+        d.advert(t0 + ms(100), PEER_HIGH, 0, SEC);
+        d.advert(t0 + ms(200), PEER_HIGH, 110, SEC);
         d.tick(t0 + ms(5000));
         assert!(d.wants_master() && !d.won_by_resignation(), "won later by silence, not by resignation");
     }
@@ -625,9 +641,38 @@ mod tests {
         v.set_sibling_won(true, false);
         for t in (0..30_000).step_by(1000) {
             // Adverts arrive up to 100 ms late.
-            v.advert(t0 + ms(t + (t % 7) * 14), PEER_HIGH, 110);
+            v.advert(t0 + ms(t + (t % 7) * 14), PEER_HIGH, 110, SEC);
             v.tick(t0 + ms(t + 999));
             assert!(!v.wants_master(), "at {t} ms");
         }
+    }
+
+    #[test]
+    fn backup_times_out_on_the_masters_interval_not_its_own() {
+        // Ours advertises every 1 s, the master (Advanced Vrrpd 1.15's default) every 2 s: no split brain.
+        let mut a = Alone::new(100, true);
+        let two = Duration::from_secs(2);
+        for t in (0..20_000).step_by(2000) {
+            let now = a.at(t);
+            assert!(a.v.advert(now, PEER_HIGH, 110, two).is_empty());
+            assert!(a.tick(t + 1999).is_empty(), "still BACKUP at {} ms", t + 1999);
+            assert_eq!(a.v.state(), State::Backup);
+        }
+        assert_eq!(a.v.master_adver_int(), two);
+        // Master_Down_Interval = 3 × 2 s + (256 − 100)/256 s = 6.609375 s after the last advert (at 18 s).
+        assert_eq!(a.v.master_down_interval(), 3 * two + a.v.skew_time());
+        a.becomes_master_at(18_000 + 6610);
+        // Once Master, it advertises its own interval; a new startup forgets the master's.
+        assert_eq!(a.v.params().adver_int, SEC);
+    }
+
+    #[test]
+    fn a_master_with_a_shorter_interval_is_learned_too() {
+        let mut a = Alone::new(100, true);
+        let half = Duration::from_millis(500);
+        let now = a.at(100);
+        a.v.advert(now, PEER_HIGH, 110, half);
+        assert_eq!(a.v.master_down_interval(), 3 * half + a.v.skew_time());
+        a.becomes_master_at(100 + 1500 + 610);
     }
 }

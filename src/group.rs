@@ -20,6 +20,12 @@ pub struct Status {
     pub resigned: bool,
 }
 
+impl Status {
+    pub fn id(&self) -> crate::rundir::MemberId {
+        crate::rundir::MemberId::new(&self.ifname, self.vrid)
+    }
+}
+
 /// The group's verdict for this member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -49,7 +55,7 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
         return refuse(format!("{} link down", down.ifname));
     }
     if let Some(lost) = all.clone().find(|s| !s.wants) {
-        let what = if lost.ifname == me.ifname {
+        let what = if lost.id() == me.id() {
             "lost its election".to_string()
         } else {
             "has not won its election".to_string()

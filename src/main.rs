@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 use vrrpd::cli::{self, Command, Config};
 use vrrpd::daemon::{self, Daemon, Exit};
-use vrrpd::rundir;
+use vrrpd::rundir::{self, MemberId};
+use vrrpd::sys::maclock::MacLock;
 use vrrpd::sys::netlink::Rtnl;
 use vrrpd::sys::proc::{self, PidError, PidFile};
 use vrrpd::sys::{log as vlog, raw};
@@ -44,6 +45,26 @@ fn validate(cfg: &Config) -> Result<u32, String> {
     Ok(ifindex)
 }
 
+/// At most one process per interface sets its MAC, whatever its run dir (`-n` members take no claim).
+fn claim_mac(cfg: &Config, ifindex: u32) -> Result<Option<MacLock>, String> {
+    if cfg.no_vmac {
+        return Ok(None);
+    }
+    match MacLock::acquire(ifindex) {
+        Ok(Some(l)) => Ok(Some(l)),
+        Ok(None) => {
+            let holder = rundir::read_state(&cfg.rundir)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|m| m.ifname == cfg.ifname && !m.no_vmac && proc::alive(m.pid))
+                .map(|m| format!("vrrpd pid {} (vrid {})", m.pid, m.vrid))
+                .unwrap_or_else(|| "another vrrpd (with another run directory)".into());
+            Err(format!("-i {}: {holder} already sets the virtual MAC on {}; run this one with -n", cfg.ifname, cfg.ifname))
+        }
+        Err(e) => Err(format!("-i {}: cannot claim the interface's MAC: {e}", cfg.ifname)),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match cli::parse(&args) {
@@ -58,21 +79,30 @@ fn main() -> ExitCode {
         Ok(Command::Run(c)) => *c,
         Err(e) => return fail(EXIT_USAGE, &e.0),
     };
+    for w in &cfg.warnings {
+        eprintln!("vrrpd: warning: {w}");
+    }
     let ifindex = match validate(&cfg) {
         Ok(i) => i,
         Err(e) => return fail(EXIT_ENV, &e),
     };
-    let pid_path = rundir::pid_path(&cfg.rundir, &cfg.ifname);
+    let id = MemberId::new(&cfg.ifname, cfg.vrid);
+    let pid_path = rundir::pid_path(&cfg.rundir, &id);
     let mut pidfile = match PidFile::acquire(&pid_path) {
         Ok(p) => p,
         Err(PidError::Running(pid)) => {
             let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            return fail(
-                EXIT_ENV,
-                &format!("a vrrpd is already running on {}{who}; see {}", cfg.ifname, pid_path.display()),
-            );
+            return fail(EXIT_ENV, &format!("a vrrpd is already running on {id}{who}; see {}", pid_path.display()));
         }
         Err(PidError::Io(e)) => return fail(EXIT_ENV, &format!("{}: {e}", pid_path.display())),
+    };
+    let mac_claim = match claim_mac(&cfg, ifindex) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(pidfile);
+            let _ = std::fs::remove_file(&pid_path);
+            return fail(EXIT_ENV, &e);
+        }
     };
     let detached = if cfg.foreground {
         None
@@ -83,6 +113,9 @@ fn main() -> ExitCode {
         }
     };
     vlog::init(format!("{} vrid {}: ", cfg.ifname, cfg.vrid), !cfg.foreground);
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
     if let Err(e) = pidfile.write_pid() {
         log::warn!("cannot write {}: {e}", pid_path.display());
     }
@@ -105,6 +138,7 @@ fn main() -> ExitCode {
     let exit = daemon.run();
     let _ = std::fs::remove_file(&pid_path);
     drop(pidfile);
+    drop(mac_claim);
     match exit {
         Exit::Signal => ExitCode::SUCCESS,
         Exit::InterfaceGone => ExitCode::from(EXIT_ENV),

@@ -104,7 +104,7 @@ pub enum DropKind {
     AuthType,
     /// Password differs from ours.
     AuthData,
-    /// Advertisement interval differs from ours.
+    /// Advertisement interval is 0, or differs from ours with `--strict-interval`.
     Interval,
     /// Address list differs from ours and the sender is not the owner.
     AddrList,
@@ -172,7 +172,7 @@ impl DropKind {
             DropKind::OtherVrid => "advert for another virtual router id",
             DropKind::AuthType => "authentication type differs from ours",
             DropKind::AuthData => "authentication password differs from ours",
-            DropKind::Interval => "advertisement interval differs from ours",
+            DropKind::Interval => "advertisement interval is 0, or differs from ours (--strict-interval)",
             DropKind::AddrList => "virtual address list differs from ours",
             DropKind::OwnAddress => "sent from one of our own addresses",
             DropKind::OwnerConflict => "we own the addresses (priority 255) and another router claims them",
@@ -303,6 +303,10 @@ pub struct Expect<'a> {
     pub own: &'a [Ipv4Addr],
     /// True when we are the address owner (priority 255).
     pub owner: bool,
+    /// Drop an advert whose interval differs from ours (RFC 3768 to the letter). Off by default: the
+    /// advert then counts for the election and the Backup learns the master's interval (as RFC 5798 does),
+    /// so that a pair whose intervals differ (1.15 defaults to 2 s) never splits.
+    pub strict_interval: bool,
 }
 
 impl Expect<'_> {
@@ -325,7 +329,8 @@ impl Expect<'_> {
         if auth_type == 1 && a.auth_data != self.auth.data() {
             return Err(DropKind::AuthData);
         }
-        if a.adver_int != self.adver_int {
+        // An interval of 0 is no interval at all (RFC 3768 §5.3.7: 1 s by default, in whole seconds).
+        if a.adver_int == 0 || (self.strict_interval && a.adver_int != self.adver_int) {
             return Err(DropKind::Interval);
         }
         if a.priority != 255 && !same_set(&a.addrs, self.vips) {
@@ -373,7 +378,7 @@ mod tests {
     }
 
     fn expect<'a>(auth: &'a Auth, vips: &'a [Ipv4Addr]) -> Expect<'a> {
-        Expect { vrid: 51, auth, adver_int: 1, vips, own: &[], owner: false }
+        Expect { vrid: 51, auth, adver_int: 1, vips, own: &[], owner: false, strict_interval: true }
     }
 
     #[test]
@@ -479,6 +484,12 @@ mod tests {
         );
         assert_eq!(check(Advert::new(51, 100, 1, &pw, vip()), &pw), Ok(()));
         assert_eq!(check(Advert::new(51, 100, 2, &Auth::None, vip()), &Auth::None), Err(DropKind::Interval));
+        // By default an interval mismatch counts for the election (the daemon counts it apart).
+        let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 2, &Auth::None, vip()).encode(), 255)).unwrap();
+        let lenient = Expect { strict_interval: false, ..expect(&Auth::None, &vips) };
+        assert_eq!(lenient.check(&r), Ok(()));
+        let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 0, &Auth::None, vip()).encode(), 255)).unwrap();
+        assert_eq!(lenient.check(&r), Err(DropKind::Interval), "interval 0 is never valid");
         let other = vec![Ipv4Addr::new(10, 16, 1, 201)];
         assert_eq!(check(Advert::new(51, 100, 1, &Auth::None, other.clone()), &Auth::None), Err(DropKind::AddrList));
         // The owner's advert is accepted whatever its list (§7.1).
@@ -488,14 +499,14 @@ mod tests {
         let mut sorted = two.clone();
         sorted.sort();
         let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, two).encode(), 255)).unwrap();
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &sorted, own: &[], owner: false };
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &sorted, own: &[], owner: false, strict_interval: true };
         assert_eq!(e.check(&r), Ok(()));
         // From our own address.
         let own = [Ipv4Addr::new(10, 16, 1, 3)];
         let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, vip()).encode(), 255)).unwrap();
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &own, owner: false };
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &own, owner: false, strict_interval: true };
         assert_eq!(e.check(&r), Err(DropKind::OwnAddress));
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &[], owner: true };
+        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &[], owner: true, strict_interval: true };
         assert_eq!(e.check(&r), Err(DropKind::OwnerConflict));
     }
 
@@ -619,6 +630,7 @@ mod property {
                     vips: &vips,
                     own: &own,
                     owner: false,
+                    strict_interval: true,
                 };
                 match e.check(&rcv) {
                     Ok(()) | Err(DropKind::AuthType) | Err(DropKind::OwnAddress) => Ok(rcv),

@@ -1,6 +1,6 @@
 //! The run directory shared by the vrrpd processes of one host:
-//! - `vrrpd_<ifname>.pid`: pid file, locked for the life of the process;
-//! - `vrrpd_<ifname>.sock`: the member's control socket;
+//! - `vrrpd_<ifname>_<vrid>.pid`: pid file, locked for the life of the process;
+//! - `vrrpd_<ifname>_<vrid>.sock`: the member's control socket (several vrids may share an interface);
 //! - `state`: one line per member (see [`Member`]), rewritten atomically (temp file + rename) under the
 //!   lock `state.lock`; it also records each interface's original MAC before the first change, so that a
 //!   restart after a crash can restore it.
@@ -18,12 +18,46 @@ pub const STATE_FILE: &str = "state";
 pub const DRAIN_FILE: &str = "drain";
 const LOCK_FILE: &str = "state.lock";
 
-pub fn pid_path(dir: &Path, ifname: &str) -> PathBuf {
-    dir.join(format!("vrrpd_{ifname}.pid"))
+/// A member of the host: one virtual router on one interface.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MemberId {
+    pub ifname: String,
+    pub vrid: u8,
 }
 
-pub fn sock_path(dir: &Path, ifname: &str) -> PathBuf {
-    dir.join(format!("vrrpd_{ifname}.sock"))
+impl MemberId {
+    pub fn new(ifname: &str, vrid: u8) -> MemberId {
+        MemberId { ifname: ifname.to_string(), vrid }
+    }
+    /// `eth0_51`: the part of the run-dir file names that names the member.
+    pub fn stem(&self) -> String {
+        format!("{}_{}", self.ifname, self.vrid)
+    }
+    /// Parses a [`MemberId::stem`] (interface names may hold '_': the vrid is after the last one).
+    pub fn from_stem(s: &str) -> Option<MemberId> {
+        let (ifname, vrid) = s.rsplit_once('_')?;
+        let vrid: u8 = vrid.parse().ok().filter(|v| *v > 0)?;
+        (!ifname.is_empty() && ifname.len() <= 15).then(|| MemberId::new(ifname, vrid))
+    }
+}
+
+impl std::fmt::Display for MemberId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} vrid {}", self.ifname, self.vrid)
+    }
+}
+
+pub fn pid_path(dir: &Path, id: &MemberId) -> PathBuf {
+    dir.join(format!("vrrpd_{}.pid", id.stem()))
+}
+
+pub fn sock_path(dir: &Path, id: &MemberId) -> PathBuf {
+    dir.join(format!("vrrpd_{}.sock", id.stem()))
+}
+
+/// Creates the drain file (as `atropos --backup` does); `who` says who asked.
+pub fn set_drain(dir: &Path, who: &str, unix_ms: u64) -> io::Result<()> {
+    fs::write(drain_path(dir), format!("drained by {who} at {unix_ms} (unix ms)\n"))
 }
 
 pub fn drain_path(dir: &Path) -> PathBuf {
@@ -35,16 +69,17 @@ pub fn drained(dir: &Path) -> bool {
     drain_path(dir).exists()
 }
 
-/// Sockets of the other members: `vrrpd_<ifname>.sock` files, ours excluded.
-pub fn sibling_sockets(dir: &Path, me: &str) -> Vec<(String, PathBuf)> {
+/// Sockets of the members: `vrrpd_<ifname>_<vrid>.sock` files, `me` excluded.
+pub fn sibling_sockets(dir: &Path, me: Option<&MemberId>) -> Vec<(MemberId, PathBuf)> {
     let mut out = Vec::new();
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(ifname) = name.strip_prefix("vrrpd_").and_then(|n| n.strip_suffix(".sock"))
-                && ifname != me
+            if let Some(id) =
+                name.strip_prefix("vrrpd_").and_then(|n| n.strip_suffix(".sock")).and_then(MemberId::from_stem)
+                && Some(&id) != me
             {
-                out.push((ifname.to_string(), e.path()));
+                out.push((id, e.path()));
             }
         }
     }
@@ -110,6 +145,8 @@ pub struct Member {
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
+    /// `-n`: this member leaves the interface's MAC alone (its `omac` is only what it saw).
+    pub no_vmac: bool,
 }
 
 fn clean(s: &str) -> String {
@@ -121,7 +158,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tint={}\tauth={}\tsince={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tint={}\tauth={}\tsince={}\tnovmac={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -136,6 +173,7 @@ impl Member {
             self.adver_int,
             self.auth_type,
             self.since_ms,
+            u8::from(self.no_vmac),
             clean(&self.reason),
         )
     }
@@ -174,6 +212,7 @@ impl Member {
                 "auth" => m.auth_type = v.parse().ok()?,
                 "since" => m.since_ms = v.parse().ok()?,
                 "reason" => m.reason = v.to_string(),
+                "novmac" => m.no_vmac = v == "1",
                 _ => {}
             }
         }
@@ -230,17 +269,24 @@ pub fn update_state(dir: &Path, f: impl FnOnce(&mut Vec<Member>)) -> io::Result<
     // The lock is released when `lock` is dropped.
 }
 
-/// Replaces (or adds) the line of `m.ifname`.
+impl Member {
+    pub fn id(&self) -> MemberId {
+        MemberId::new(&self.ifname, self.vrid)
+    }
+}
+
+/// Replaces (or adds) the line of member `m.id()`.
 pub fn put_member(dir: &Path, m: &Member) -> io::Result<()> {
+    let id = m.id();
     update_state(dir, |all| {
-        all.retain(|x| x.ifname != m.ifname);
+        all.retain(|x| x.id() != id);
         all.push(m.clone());
-        all.sort_by(|a, b| a.ifname.cmp(&b.ifname));
+        all.sort_by_key(|a| a.id());
     })
 }
 
-pub fn remove_member(dir: &Path, ifname: &str) -> io::Result<()> {
-    update_state(dir, |all| all.retain(|x| x.ifname != ifname))
+pub fn remove_member(dir: &Path, id: &MemberId) -> io::Result<()> {
+    update_state(dir, |all| all.retain(|x| &x.id() != id))
 }
 
 #[cfg(test)]
@@ -268,6 +314,7 @@ mod tests {
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),
+            no_vmac: true,
         }
     }
 
@@ -289,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn update_is_atomic_and_keyed_by_interface() {
+    fn update_is_atomic_and_keyed_by_interface_and_vrid() {
         let dir = std::env::temp_dir().join(format!("vrrpd-rundir-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         prepare(&dir).unwrap();
@@ -306,12 +353,29 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].state, "BACKUP");
         assert_eq!(all[1].vrid, 52);
-        remove_member(&dir, "eth0").unwrap();
+        // A second vrid on the same interface is another member.
+        let mut c = sample();
+        c.vrid = 61;
+        put_member(&dir, &c).unwrap();
+        assert_eq!(read_state(&dir).unwrap().len(), 3);
+        remove_member(&dir, &MemberId::new("eth0", 51)).unwrap();
+        remove_member(&dir, &MemberId::new("eth0", 61)).unwrap();
         assert_eq!(read_state(&dir).unwrap().len(), 1);
         // No temp file left behind.
         let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(".state")), "{names:?}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn member_file_names_carry_the_vrid() {
+        let id = MemberId::new("br_lan", 51);
+        assert_eq!(id.stem(), "br_lan_51");
+        assert_eq!(pid_path(Path::new("/run/vrrpd"), &id), PathBuf::from("/run/vrrpd/vrrpd_br_lan_51.pid"));
+        assert_eq!(MemberId::from_stem("br_lan_51"), Some(id));
+        assert_eq!(MemberId::from_stem("eth0"), None);
+        assert_eq!(MemberId::from_stem("eth0_0"), None);
+        assert_eq!(MemberId::from_stem("_51"), None);
     }
 
     #[test]

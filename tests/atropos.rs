@@ -489,8 +489,8 @@ fn state_exit_statuses_and_root_only_access() {
     let r = run_cmd(c);
     assert_eq!(r.code, Some(3), "atropos as nobody must exit 3 (UNKNOWN): {r:?}");
     assert!(r.stdout.contains("atropos must be run as root"), "{r:?}");
-    for ifname in IFS {
-        let sock = d1.join(format!("vrrpd_{ifname}.sock"));
+    for (ifname, vrid) in IFS.iter().zip(VRIDS) {
+        let sock = d1.join(format!("vrrpd_{ifname}_{vrid}.sock"));
         assert!(sock.exists(), "{} exists", sock.display());
         let err = connect_as_nobody(&sock);
         assert_eq!(
@@ -744,7 +744,7 @@ fn malformed_and_unknown_requests_get_err_and_change_nothing() {
     }
     let lab = Lab::new("amalf", 2, 2);
     let (h1, h2, _o1, o2) = start_pair(&lab);
-    let sock = rundir(&lab, 1).join("vrrpd_eth0.sock");
+    let sock = rundir(&lab, 1).join("vrrpd_eth0_51.sock");
     let state_before: Vec<(String, String, String)> = read_state_file(&rundir(&lab, 1).join("state"))
         .iter()
         .filter(|m| m.contains_key("if"))

@@ -60,7 +60,7 @@ fn election_by_priority() {
 
     // Run dir: pid file and state file.
     for (n, p, prio, orig) in [(1, &p1, "110", &orig1), (2, &p2, "100", &orig2)] {
-        let pidfile = lab.host(n).rundir.join("vrrpd_eth0.pid");
+        let pidfile = lab.host(n).rundir.join(format!("vrrpd_eth0_{VRID}.pid"));
         let pid = std::fs::read_to_string(&pidfile).unwrap_or_else(|e| panic!("{}: {e}", pidfile.display()));
         assert_eq!(pid.trim(), p.pid.to_string(), "pid file of host {n}");
         let st = read_state_file(&lab.host(n).rundir.join("state"));
@@ -226,7 +226,8 @@ fn restart_after_sigkill_restores_original_mac_and_removes_stale_vip() {
     let p1b = lab.vrrpd(1, &args(90, ""));
     lab.wait_until(HANG, "restarted host 1: original MAC back, stale VIP gone, BACKUP", || {
         assert!(p1b.is_running(), "restarted vrrpd exited");
-        released(lab.h(1), A, VIP_A, &orig1) && lab.vrrpd_state(1, A).as_deref() == Some("BACKUP")
+        // BACKUP in the restarted process's own record (written after its recovery), not the killed one's.
+        lab.live_state(1, A, VRID, &p1b).as_deref() == Some("BACKUP") && released(lab.h(1), A, VIP_A, &orig1)
     });
     hold_for(Duration::from_secs(2), "host 2 master, restarted host 1 clean backup", || {
         owns_with_vmac(lab.h(2), A, VIP_A, VRID) && released(lab.h(1), A, VIP_A, &orig1)

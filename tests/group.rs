@@ -436,7 +436,7 @@ fn hooks_run_in_order_with_their_arguments_and_environment() {
         assert_eq!(o.status.code(), Some(1), "a world-writable {opt} script must be refused with exit 1: {o:?}");
         assert!(o.stderr.contains("bad.sh") && o.stderr.contains("writable"), "{opt}: the message says why: {o:?}");
     }
-    assert!(!lab.host(1).rundir.join("vrrpd_eth0.sock").exists(), "the refused vrrpd left a socket");
+    assert!(!lab.host(1).rundir.join("vrrpd_eth0_51.sock").exists(), "the refused vrrpd left a socket");
     assert!(state_of(&lab, 1, "eth0").is_none(), "the refused vrrpd left a state line");
 
     let o1 = macs(&lab, 1);

@@ -382,11 +382,13 @@ fn malformed_and_foreign_adverts_are_dropped_counted_and_logged_then_a_flood_cha
             packets: vec![from(stranger, &advert(VRID, 254, 1, &Auth::password(b"secret").unwrap(), &[vip_a()]))],
             seen_by: both.clone(),
         },
+        // Interval 0 is never valid; another interval than ours is accepted (it counts for the election,
+        // see tests/compat.rs), and dropped only with --strict-interval.
         Hostile {
             kind: DropKind::Interval,
             packets: vec![
-                from(stranger, &advert(VRID, 254, 2, &Auth::None, &[vip_a()])),
                 from(stranger, &advert(VRID, 254, 0, &Auth::None, &[vip_a()])),
+                from(stranger, &advert(VRID, 50, 0, &Auth::None, &[vip_a()])),
             ],
             seen_by: both.clone(),
         },

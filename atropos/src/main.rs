@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vrrpd::control::{Message, Request};
-use vrrpd::rundir::{self, Member};
+use vrrpd::rundir::{self, Member, MemberId};
 use vrrpd::sys::proc;
 
 const OK: u8 = 0;
@@ -129,6 +129,7 @@ fn ask(path: &Path, req: Request) -> Result<Message, String> {
 
 /// A member as atropos sees it: its record in the state file and/or its answer.
 struct Seen {
+    /// How the member is named in messages: the interface, or "eth0 vrid 51" when several vrids share it.
     ifname: String,
     record: Option<Member>,
     answer: Result<Message, String>,
@@ -137,28 +138,30 @@ struct Seen {
 /// Asks every member in parallel (a hung member costs one timeout, not one per member).
 fn survey(dir: &Path, req: Request) -> Vec<Seen> {
     let records = rundir::read_state(dir).unwrap_or_default();
-    let mut names: Vec<String> = records.iter().map(|m| m.ifname.clone()).collect();
-    for (ifname, _) in rundir::sibling_sockets(dir, "") {
-        if !names.contains(&ifname) {
-            names.push(ifname);
+    let mut ids: Vec<MemberId> = records.iter().map(|m| m.id()).collect();
+    for (id, _) in rundir::sibling_sockets(dir, None) {
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
-    names.sort();
-    names.dedup();
+    ids.sort();
+    ids.dedup();
+    let label = |id: &MemberId| {
+        if ids.iter().filter(|x| x.ifname == id.ifname).count() > 1 { id.to_string() } else { id.ifname.clone() }
+    };
     std::thread::scope(|sc| {
-        let handles: Vec<_> = names
+        let handles: Vec<_> = ids
             .iter()
-            .map(|n| {
-                let path = rundir::sock_path(dir, n);
+            .map(|id| {
+                let path = rundir::sock_path(dir, id);
                 sc.spawn(move || ask(&path, req))
             })
             .collect();
-        names
-            .iter()
+        ids.iter()
             .zip(handles)
-            .map(|(n, h)| Seen {
-                ifname: n.clone(),
-                record: records.iter().find(|r| &r.ifname == n).cloned(),
+            .map(|(id, h)| Seen {
+                ifname: label(id),
+                record: records.iter().find(|r| &r.id() == id).cloned(),
                 answer: h.join().unwrap_or_else(|_| Err("internal error".into())),
             })
             .collect()
@@ -218,7 +221,24 @@ struct Row {
     recv: String,
     drops: String,
     link: String,
+    /// Our advertisement interval (s).
+    int: String,
+    /// Adverts accepted with another interval than ours: count, and the peer heard lately with its interval.
+    imm: String,
+    imm_peer: Option<(String, String)>,
+    /// While MASTER: another router advertising our vrid with adverts we drop (peer, priority, kind, text, ago).
+    conflict: Option<[String; 5]>,
     problem: Option<String>,
+}
+
+/// "eth0 vrid 51" (the row's label already says it when several vrids share the interface).
+fn who(r: &Row) -> String {
+    if r.ifname.contains(" vrid ") { r.ifname.clone() } else { format!("{} vrid {}", r.ifname, r.vrid) }
+}
+
+/// A field that is present and not "-".
+fn field<'a>(m: &'a Message, k: &str) -> Option<&'a str> {
+    m.get(k).filter(|v| !v.is_empty() && *v != "-")
 }
 
 fn row(seen: &Seen) -> Row {
@@ -243,6 +263,19 @@ fn row(seen: &Seen) -> Row {
                 recv: g("recv"),
                 drops: m.get("drops").filter(|d| !d.is_empty()).unwrap_or("-").to_string(),
                 link: g("link"),
+                int: g("int"),
+                imm: m.get("imm").unwrap_or("0").to_string(),
+                imm_peer: field(m, "imm_peer").zip(field(m, "imm_int")).map(|(p, i)| (p.to_string(), i.to_string())),
+                conflict: match (field(m, "conflict_peer"), field(m, "conflict_prio"), field(m, "conflict_kind")) {
+                    (Some(p), Some(pr), Some(k)) => Some([
+                        p.to_string(),
+                        pr.to_string(),
+                        k.to_string(),
+                        field(m, "conflict_why").unwrap_or(k).to_string(),
+                        field(m, "conflict_ago_ms").unwrap_or("0").to_string(),
+                    ]),
+                    _ => None,
+                },
                 problem: None,
             }
         }
@@ -267,6 +300,10 @@ fn row(seen: &Seen) -> Row {
                 recv: "-".into(),
                 drops: "-".into(),
                 link: rec.map(|r| if r.link_up { "up" } else { "down" }.to_string()).unwrap_or("-".into()),
+                int: rec.map(|r| r.adver_int.to_string()).unwrap_or("-".into()),
+                imm: "-".into(),
+                imm_peer: None,
+                conflict: None,
                 problem: Some(if dead { "process is dead".to_string() } else { e.clone() }),
             }
         }
@@ -320,6 +357,19 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
         status = status.max(WARNING);
     }
     for r in &alive {
+        if let Some([peer, prio, _, why, _]) = &r.conflict {
+            let level = if prio.parse::<u8>().ok() >= r.prio.parse::<u8>().ok() { CRITICAL } else { WARNING };
+            problems.push(format!(
+                "{}: {peer} (priority {prio}) also advertises vrid {} while we are MASTER: {why} - possible split brain",
+                who(r),
+                r.vrid
+            ));
+            status = status.max(level);
+        }
+        if let Some((peer, int)) = &r.imm_peer {
+            problems.push(format!("{}: {peer} advertises every {int} s, we every {} s (interval mismatch)", who(r), r.int));
+            status = status.max(WARNING);
+        }
         if r.prio != r.cfgprio {
             problems.push(format!("{}: priority changed by hand ({} instead of {})", r.ifname, r.prio, r.cfgprio));
             status = status.max(WARNING);
@@ -405,6 +455,34 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
                     .map(|(k, v)| format!("{}:{}", json_str(k), json_num(v)))
                     .collect();
                 f.push(format!("\"dropped\":{{{}}}", drops.join(",")));
+                f.push(format!("\"counters\":{{\"interval_mismatch\":{}}}", json_num(&r.imm)));
+                f.push(format!(
+                    "\"interval_mismatch\":{}",
+                    match &r.imm_peer {
+                        Some((p, i)) => format!(
+                            "{{\"peer\":{},\"peer_interval\":{},\"our_interval\":{},\"count\":{}}}",
+                            json_str(p),
+                            json_num(i),
+                            json_num(&r.int),
+                            json_num(&r.imm)
+                        ),
+                        None => "null".into(),
+                    }
+                ));
+                f.push(format!(
+                    "\"conflict\":{}",
+                    match &r.conflict {
+                        Some([p, pr, k, why, ago]) => format!(
+                            "{{\"peer\":{},\"peer_priority\":{},\"reason\":{},\"text\":{},\"ago_ms\":{}}}",
+                            json_str(p),
+                            json_num(pr),
+                            json_str(k),
+                            json_str(why),
+                            json_num(ago)
+                        ),
+                        None => "null".into(),
+                    }
+                ));
                 f.push(format!("\"problem\":{}", r.problem.as_deref().map(json_str).unwrap_or("null".into())));
                 if let Ok(m) = &s.answer {
                     f.push(format!("\"held_backup_because\":{}", json_str(m.get("held").unwrap_or(""))));
@@ -523,7 +601,7 @@ fn broadcast(dir: &Path, req: Request, what: &str) -> u8 {
 fn cmd_backup(dir: &Path) -> u8 {
     let path = rundir::drain_path(dir);
     let t0 = Instant::now();
-    if let Err(e) = std::fs::write(&path, format!("drained by atropos --backup at {} (unix ms)\n", now_ms())) {
+    if let Err(e) = rundir::set_drain(dir, "atropos --backup", now_ms()) {
         println!("cannot create {}: {e}", path.display());
         return UNKNOWN;
     }

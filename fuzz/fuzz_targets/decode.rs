@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         let own = [Ipv4Addr::new(10, 0, 0, 1)];
         let pw = Auth::password(b"secret").unwrap_or(Auth::None);
         for auth in [&Auth::None, &pw] {
-            let e = Expect { vrid: 51, auth, adver_int: 1, vips: &vips, own: &own, owner: false };
+            let e = Expect { vrid: 51, auth, adver_int: 1, vips: &vips, own: &own, owner: false, strict_interval: true };
             let _ = e.check(&r);
         }
     }

@@ -1,7 +1,9 @@
 //! The only place with syscalls and `unsafe`.
 
 pub mod log;
+pub mod maclock;
 pub mod netlink;
 pub mod proc;
 pub mod raw;
+pub mod signals;
 pub mod watch;

@@ -25,6 +25,59 @@ fn mreqn(group: Ipv4Addr, local: Ipv4Addr, ifindex: u32) -> libc::ip_mreqn {
     libc::ip_mreqn { imr_multiaddr: in_addr(group), imr_address: in_addr(local), imr_ifindex: ifindex as libc::c_int }
 }
 
+fn bind_to_device(fd: RawFd, ifname: &str) -> io::Result<()> {
+    let name = CString::new(ifname).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the pointer and length describe `name`'s bytes including the NUL.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            name.as_bytes_with_nul().len() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+fn sockaddr(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: in_addr(a),
+        sin_zero: [0; 8],
+    }
+}
+
+/// One UDP datagram from `from` (one of our addresses, or a VIP being added) to `to:port`, out of
+/// `ifname` only: Advanced Vrrpd's "magic packet" that makes switches and the gateway see `from` here.
+pub fn send_udp_from(ifname: &str, from: Ipv4Addr, to: Ipv4Addr, port: u16, payload: &[u8]) -> io::Result<()> {
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let raw = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: fresh descriptor owned here only.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    bind_to_device(raw, ifname)?;
+    let one: libc::c_int = 1;
+    setsockopt(raw, libc::IPPROTO_IP, libc::IP_FREEBIND, &one)?;
+    let src = sockaddr(from, 0);
+    let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a valid sockaddr_in of the given length.
+    check(unsafe { libc::bind(fd.as_raw_fd(), (&src as *const libc::sockaddr_in).cast(), len) })?;
+    let dst = sockaddr(to, port);
+    // SAFETY: buffer and address are valid for the call.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            payload.as_ptr().cast(),
+            payload.len(),
+            libc::MSG_DONTWAIT,
+            (&dst as *const libc::sockaddr_in).cast(),
+            len,
+        )
+    };
+    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
 /// Interface index by name (0 → not found).
 pub fn ifindex(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
@@ -48,17 +101,7 @@ impl VrrpSocket {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let s = VrrpSocket { fd };
-        let name = CString::new(ifname).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: the pointer and length describe `name`'s bytes including the NUL.
-        check(unsafe {
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_BINDTODEVICE,
-                name.as_ptr().cast(),
-                name.as_bytes_with_nul().len() as libc::socklen_t,
-            )
-        })?;
+        bind_to_device(raw, ifname)?;
         let ttl: libc::c_int = 255;
         setsockopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &ttl)?;
         setsockopt(raw, libc::IPPROTO_IP, libc::IP_TTL, &ttl)?;
@@ -82,12 +125,7 @@ impl VrrpSocket {
     }
 
     pub fn send(&self, payload: &[u8]) -> io::Result<()> {
-        let dst = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: in_addr(VRRP_GROUP),
-            sin_zero: [0; 8],
-        };
+        let dst = sockaddr(VRRP_GROUP, 0);
         // SAFETY: buffer and address are valid for the call.
         let n = unsafe {
             libc::sendto(
