@@ -85,6 +85,17 @@ pub enum Command {
     Run(Box<Config>),
 }
 
+/// The process's arguments as text: a non-UTF-8 argument is a usage error (no option or name needs one).
+pub fn args_utf8(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<String>, UsageError> {
+    args.enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| {
+                UsageError(format!("argument {} ({}) is not valid UTF-8", i + 1, a.to_string_lossy()))
+            })
+        })
+        .collect()
+}
+
 /// A usage error: one line naming the option and the value; the process exits with status 2.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
@@ -467,6 +478,15 @@ mod tests {
         assert!(!c.strict_interval);
         assert!(run("-i eth0 -v 11 --strict-interval 10.1.1.1").strict_interval);
         assert_eq!(run("-i eth0 -v 11 10.1.1.1").magic, None);
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_a_usage_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = vec![std::ffi::OsString::from("-i"), std::ffi::OsString::from_vec(vec![b'e', 0xff, b'0'])];
+        let e = args_utf8(args.into_iter()).unwrap_err().0;
+        assert!(e.contains("argument 2") && e.contains("not valid UTF-8"), "{e}");
+        assert_eq!(args_utf8(["-i", "eth0"].iter().map(std::ffi::OsString::from)).unwrap(), vec!["-i", "eth0"]);
     }
 
     #[test]

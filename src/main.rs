@@ -33,6 +33,14 @@ fn validate(cfg: &Config) -> Result<u32, String> {
         ));
     }
     let link = rtnl.link(ifindex).map_err(|e| format!("-i {}: {e}", cfg.ifname))?;
+    let restorable = link.ethernet && link.mac.is_some_and(|m| m != [0; 6]);
+    if !cfg.no_vmac && !restorable {
+        return Err(format!(
+            "-i {}: not an Ethernet interface with a MAC address of its own (loopback, tunnel...): \
+             the virtual MAC could not be given back; use -n to leave the MAC alone",
+            cfg.ifname
+        ));
+    }
     if link.mac.is_none() {
         return Err(format!("-i {}: not an Ethernet interface (no MAC address)", cfg.ifname));
     }
@@ -66,7 +74,10 @@ fn claim_mac(cfg: &Config, ifindex: u32) -> Result<Option<MacLock>, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match cli::args_utf8(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => return fail(EXIT_USAGE, &e.0),
+    };
     let cfg = match cli::parse(&args) {
         Ok(Command::Help) => {
             println!("{}", cli::usage());

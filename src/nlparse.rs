@@ -20,6 +20,8 @@ const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_LABEL: u16 = 3;
 const IFF_UP: u32 = 1;
+const IFF_LOOPBACK: u32 = 1 << 3;
+const ARPHRD_ETHER: u16 = 1;
 const IFF_LOWER_UP: u32 = 1 << 16;
 const IFA_F_SECONDARY: u8 = 1;
 const AF_INET: u8 = 2;
@@ -95,6 +97,8 @@ pub struct Link {
     pub up: bool,
     /// Carrier present (IFF_LOWER_UP).
     pub lower_up: bool,
+    /// An Ethernet-like link (ARPHRD_ETHER, not loopback): its MAC can be changed and given back.
+    pub ethernet: bool,
 }
 
 impl Link {
@@ -109,10 +113,17 @@ pub fn link(payload: &[u8]) -> Option<Link> {
     if payload.len() < IFINFOMSG_LEN {
         return None;
     }
+    let kind = u16::from_ne_bytes([payload[2], payload[3]]);
     let index = u32_at(payload, 4)?;
     let flags = u32_at(payload, 8)?;
-    let mut l =
-        Link { index, name: String::new(), mac: None, up: flags & IFF_UP != 0, lower_up: flags & IFF_LOWER_UP != 0 };
+    let mut l = Link {
+        index,
+        name: String::new(),
+        mac: None,
+        up: flags & IFF_UP != 0,
+        lower_up: flags & IFF_LOWER_UP != 0,
+        ethernet: kind == ARPHRD_ETHER && flags & IFF_LOOPBACK == 0,
+    };
     for (kind, v) in attrs(&payload[IFINFOMSG_LEN..]) {
         match kind {
             IFLA_IFNAME => l.name = c_string(v),
@@ -203,10 +214,27 @@ mod tests {
         assert_eq!(ms.len(), 1);
         assert_eq!((ms[0].kind, ms[0].seq), (RTM_NEWLINK, 9));
         let l = link(ms[0].payload).unwrap();
-        assert_eq!(l, Link { index: 7, name: "eth0".into(), mac: Some([2, 0, 0, 0, 0, 1]), up: true, lower_up: true });
+        assert_eq!(
+            l,
+            Link {
+                index: 7,
+                name: "eth0".into(),
+                mac: Some([2, 0, 0, 0, 0, 1]),
+                up: true,
+                lower_up: true,
+                ethernet: true
+            }
+        );
         assert!(l.usable());
         let down = link(&ifinfo(7, IFF_UP, &[])).unwrap();
         assert!(!down.usable() && down.mac.is_none());
+        // Loopback (ARPHRD_LOOPBACK 772, IFF_LOOPBACK): not an interface whose MAC vrrpd may take.
+        let mut lo = ifinfo(1, IFF_UP | IFF_LOOPBACK, &[attr(IFLA_ADDRESS, &[0; 6])]);
+        lo[2..4].copy_from_slice(&772u16.to_ne_bytes());
+        assert!(!link(&lo).unwrap().ethernet);
+        let mut flagged = ifinfo(1, IFF_UP | IFF_LOOPBACK, &[]);
+        flagged[2..4].copy_from_slice(&1u16.to_ne_bytes());
+        assert!(!link(&flagged).unwrap().ethernet);
     }
 
     #[test]

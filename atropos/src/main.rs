@@ -659,7 +659,14 @@ fn cmd_resume(dir: &Path) -> u8 {
 
 fn main() -> ExitCode {
     proc::default_sigpipe();
-    let args = match parse_args(std::env::args().skip(1).collect()) {
+    let raw = match vrrpd::cli::args_utf8(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("atropos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let args = match parse_args(raw) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("atropos: {e}");
