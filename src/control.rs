@@ -87,6 +87,8 @@ pub fn status_msg(verb: &str, s: &Status) -> Message {
         .with("link", if s.link_up { "up" } else { "down" })
         .with("prio", s.prio)
         .with("resign", u8::from(s.resigned))
+        .with("fault", u8::from(s.fault))
+        .with("members", s.members)
 }
 
 pub fn parse_status(m: &Message) -> Result<Status, String> {
@@ -103,8 +105,10 @@ pub fn parse_status(m: &Message) -> Result<Status, String> {
         wants: need("wants")? == "1",
         link_up: need("link")? == "up",
         prio: need("prio")?.parse().map_err(|_| "bad priority")?,
-        // Optional: members of an older version do not send it.
+        // Optional: members of an older version do not send them.
         resigned: m.get("resign") == Some("1"),
+        fault: m.get("fault") == Some("1"),
+        members: m.get("members").and_then(|v| v.parse().ok()).unwrap_or(0),
     })
 }
 
@@ -163,6 +167,8 @@ mod tests {
             link_up: false,
             prio: 110,
             resigned: true,
+            fault: true,
+            members: 3,
         };
         let line = status_msg("STATUS", &s).encode();
         assert!(line.ends_with('\n'));

@@ -35,6 +35,10 @@ const T_WATCH: Token = Token(5);
 const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
 /// How long link-down events caused by our own down/set/up MAC fallback are ignored.
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
+/// A MASTER whose adverts fail this many times in a row cannot advertise: it resigns.
+const SEND_FAULT_AFTER: u32 = 2;
+/// After a send fault, the member tries to take part again after this long (listening first).
+const FAULT_RETRY: Duration = Duration::from_secs(5);
 /// At most one log line per drop kind per this period.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(1);
 
@@ -65,6 +69,13 @@ struct Conflict {
     prio: u8,
     kind: DropKind,
     at: Instant,
+}
+
+/// Why this member cannot advertise; it is out of the election (the host goes BACKUP as for a link loss).
+struct Fault {
+    why: String,
+    /// Sends failed: try again then. `None`: the interface has no address of its own; wait for one.
+    retry_at: Option<Instant>,
 }
 
 /// Drops that mean another router advertises our vrid with a configuration we cannot accept.
@@ -132,6 +143,8 @@ pub struct Daemon {
     pub counters: Counters,
     mismatch: Option<Mismatch>,
     conflict: Option<Conflict>,
+    fault: Option<Fault>,
+    send_failures: u32,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
     since_ms: u64,
@@ -223,8 +236,14 @@ impl Daemon {
 
         // 1. Recover from a previous run of ours on this interface (crash, SIGKILL, power cut).
         let id = MemberId::new(&cfg.ifname, cfg.vrid);
-        let records = rundir::read_state(&cfg.rundir)
-            .map_err(io_ctx(format!("{}: reading the state file", cfg.rundir.display())))?;
+        let records = match rundir::read_state(&cfg.rundir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                warn!("{e}: ignored, it is replaced by a fresh state file");
+                Vec::new()
+            }
+            Err(e) => return Err(format!("{}: reading the state file: {e}", cfg.rundir.display())),
+        };
         let previous = records.iter().find(|m| m.id() == id).cloned();
         // The record of the interface's original MAC: ours, or that of a dead member that set the MAC
         // of this interface under another vrid (we hold the interface's MAC claim, so no live one does).
@@ -250,31 +269,51 @@ impl Daemon {
             warn!("removed stale virtual address {v} left by a previous vrrpd");
         }
         let cur_mac = link.mac.ok_or_else(|| format!("{}: the interface has no Ethernet address", cfg.ifname))?;
+        // The recorded MAC is given back only over a virtual MAC (ours, left behind); a MAC that is not
+        // virtual and differs is the interface's own now (re-created, or set by the administrator).
         let omac = match mac_record.as_ref().and_then(|p| p.omac) {
-            Some(recorded) => {
-                if recorded != cur_mac {
-                    let how = set_mac_any(&mut rtnl, ifindex, recorded, force_fallback)
-                        .map_err(io_ctx(format!("restoring the original MAC {}", fmt_mac(&recorded))))?;
-                    warn!(
-                        "restored the original MAC {} {how} (a previous vrrpd left {} on the interface)",
-                        fmt_mac(&recorded),
-                        fmt_mac(&cur_mac)
-                    );
-                }
+            Some(recorded) if recorded != cur_mac && is_virtual_mac(&cur_mac) => {
+                let how = set_mac_any(&mut rtnl, ifindex, recorded, force_fallback)
+                    .map_err(io_ctx(format!("restoring the original MAC {}", fmt_mac(&recorded))))?;
+                warn!(
+                    "restored the original MAC {} {how} (a previous vrrpd left {} on the interface)",
+                    fmt_mac(&recorded),
+                    fmt_mac(&cur_mac)
+                );
                 recorded
             }
-            None => {
-                if is_virtual_mac(&cur_mac) && !cfg.no_vmac {
-                    warn!(
-                        "the interface already carries the virtual MAC {} and no original MAC is recorded in {}; \
-                         it is kept as the interface's own MAC",
-                        fmt_mac(&cur_mac),
-                        cfg.rundir.display()
-                    );
-                }
+            Some(recorded) if recorded != cur_mac => {
+                warn!(
+                    "the state file records MAC {} for {}, which now has {} (not a virtual MAC): the interface was \
+                     re-created or its MAC changed; {} is its own MAC from now on",
+                    fmt_mac(&recorded),
+                    cfg.ifname,
+                    fmt_mac(&cur_mac),
+                    fmt_mac(&cur_mac)
+                );
                 cur_mac
             }
+            Some(recorded) => recorded,
+            None if is_virtual_mac(&cur_mac) && !cfg.no_vmac => {
+                // Never take a virtual MAC for the interface's own: a BACKUP would then duplicate the master's.
+                return Err(format!(
+                    "{} carries the virtual MAC {} and no original MAC is recorded in {}: vrrpd cannot know the \
+                     interface's own MAC. Set it back (ip link set {} address <its MAC>) and start again, or run with -n",
+                    cfg.ifname,
+                    fmt_mac(&cur_mac),
+                    cfg.rundir.display(),
+                    cfg.ifname
+                ));
+            }
+            None => cur_mac,
         };
+        // Records of dead members that set this interface's MAC under another vrid are now used up.
+        if let Some(rec) = mac_record.as_ref().filter(|r| r.id() != id) {
+            let gone = rec.id();
+            if let Err(e) = rundir::update_state(&cfg.rundir, |all| all.retain(|m| m.id() != gone)) {
+                warn!("cannot drop the old record of {gone}: {e}");
+            }
+        }
 
         let addrs = if stale.is_empty() { addrs } else { rtnl.addrs(ifindex).map_err(io_ctx("reading addresses"))? };
         let primary = primary_of(&addrs, &vip_addrs)
@@ -353,6 +392,8 @@ impl Daemon {
             counters: Counters::default(),
             mismatch: None,
             conflict: None,
+            fault: None,
+            send_failures: 0,
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
             since_ms: unix_ms(),
@@ -463,6 +504,8 @@ impl Daemon {
             link_up: self.link_up,
             prio: self.fsm.priority(),
             resigned: self.fsm.won_by_resignation(),
+            fault: self.fault.is_some(),
+            members: self.cfg.members.unwrap_or(0),
         }
     }
 
@@ -545,10 +588,16 @@ impl Daemon {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.fsm.next_deadline(), self.garp_at.iter().min().copied(), self.ignore_down_until, self.hooks.deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.fsm.next_deadline(),
+            self.garp_at.iter().min().copied(),
+            self.ignore_down_until,
+            self.hooks.deadline(),
+            self.fault.as_ref().and_then(|f| f.retry_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs timers, then applies the group's verdict until nothing changes, then tells the siblings.
@@ -634,9 +683,43 @@ impl Daemon {
     fn send_advert(&mut self, priority: u8) {
         let adv = Advert::new(self.cfg.vrid, priority, self.cfg.adver_int, &self.cfg.auth, self.vip_addrs.clone());
         match self.vsock.send(&adv.encode()) {
-            Ok(()) => self.counters.sent += 1,
-            Err(e) => warn!("cannot send an advert (priority {priority}): {e}"),
+            Ok(()) => {
+                self.counters.sent += 1;
+                self.send_failures = 0;
+            }
+            Err(e) => {
+                warn!("cannot send an advert (priority {priority}): {e}");
+                self.send_failures += 1;
+                // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
+                // resign now (the settle loop hands over with priority 0, as for a link loss).
+                if self.send_failures >= SEND_FAULT_AFTER && self.fault.is_none() && priority != 0 {
+                    self.set_fault(format!("cannot send adverts: {e}"), true);
+                }
+            }
         }
+    }
+
+    fn set_fault(&mut self, why: String, retry: bool) {
+        let now = Instant::now();
+        error!(
+            "{why}: out of the election{}, the host goes BACKUP as for a link loss",
+            if retry { format!(" for {} s", FAULT_RETRY.as_secs()) } else { String::new() }
+        );
+        self.fault = Some(Fault { why, retry_at: retry.then(|| now + FAULT_RETRY) });
+        self.since_ms = unix_ms();
+    }
+
+    /// The fault is over: take part again, listening for a master first.
+    fn clear_fault(&mut self, now: Instant, how: &str) {
+        if self.fault.take().is_none() {
+            return;
+        }
+        info!("{how}: rejoining the election (listening for a master first)");
+        self.send_failures = 0;
+        let acts = self.fsm.restart(now);
+        self.run_actions(now, acts);
+        self.since_ms = unix_ms();
+        self.save_state_logged();
     }
 
     fn enter_master(&mut self, reason: &str) {
@@ -730,6 +813,10 @@ impl Daemon {
                 self.garp_master();
             }
         }
+        if self.fault.as_ref().and_then(|f| f.retry_at).is_some_and(|t| t <= now) {
+            self.clear_fault(now, "retrying after the send errors");
+            self.settle(now);
+        }
         if self.ignore_down_until.is_some_and(|t| t <= now) {
             self.ignore_down_until = None;
             self.refresh_link(now);
@@ -776,22 +863,30 @@ impl Daemon {
             }
         }
         let drain = rundir::DRAIN_FILE.to_string();
-        if ch.created.contains(&drain) || ch.removed.contains(&drain) || ch.written.contains(&drain) {
-            let now_drained = rundir::drained(&self.cfg.rundir);
-            if now_drained != self.drained {
-                info!(
-                    "{} {}",
-                    rundir::drain_path(&self.cfg.rundir).display(),
-                    if now_drained {
-                        "appeared: host drained, held BACKUP"
-                    } else {
-                        "removed: the election decides again"
-                    }
-                );
-                self.drained = now_drained;
-                self.settle(Instant::now());
-            }
+        if (ch.created.contains(&drain) || ch.removed.contains(&drain) || ch.written.contains(&drain))
+            && self.follow_drain_file("the run dir")
+        {
+            self.settle(Instant::now());
         }
+    }
+
+    /// Takes the drain state from the drain file; true when it changed.
+    fn follow_drain_file(&mut self, seen_by: &str) -> bool {
+        let now_drained = rundir::drained(&self.cfg.rundir);
+        if now_drained == self.drained {
+            return false;
+        }
+        info!(
+            "{} {} ({seen_by})",
+            rundir::drain_path(&self.cfg.rundir).display(),
+            if now_drained {
+                "is there: host drained, held BACKUP until atropos --resume"
+            } else {
+                "is gone: the election decides again"
+            }
+        );
+        self.drained = now_drained;
+        true
     }
 
     // ----- hooks -----
@@ -1024,7 +1119,24 @@ impl Daemon {
                         self.deregister_hook_fd();
                         self.hooks.finish_blocking();
                     }
-                    let _ = rundir::remove_member(&self.cfg.rundir, &self.id);
+                    // Moved to another namespace, or deleted: if it carried our virtual MAC, the record of
+                    // its own MAC stays, so that a vrrpd started when it is back gives that MAC back.
+                    let res = if self.mac != self.omac {
+                        error!(
+                            "the interface left while carrying {}: its original MAC {} stays recorded in {}",
+                            fmt_mac(&self.mac),
+                            fmt_mac(&self.omac),
+                            self.cfg.rundir.display()
+                        );
+                        let mut rec = self.member();
+                        rec.reason = "interface gone while carrying the virtual MAC".into();
+                        rundir::put_member(&self.cfg.rundir, &rec)
+                    } else {
+                        rundir::remove_member(&self.cfg.rundir, &self.id)
+                    };
+                    if let Err(e) = res {
+                        error!("cannot update the state file: {e}");
+                    }
                     let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
                     return Some(Exit::InterfaceGone);
                 }
@@ -1081,19 +1193,29 @@ impl Daemon {
             }
         };
         self.own = addrs.iter().map(|a| a.addr).filter(|a| !self.vip_addrs.contains(a)).collect();
-        match primary_of(&addrs, &self.vip_addrs) {
-            Some(p) if p != self.primary => {
-                info!("primary address changed from {} to {p}", self.primary);
-                self.primary = p;
-                self.fsm.set_primary(p);
-                if let Err(e) = self.vsock.set_source(self.ifindex, p) {
-                    warn!("cannot use {p} as the advert source: {e}");
-                }
+        let primary = primary_of(&addrs, &self.vip_addrs);
+        if let Some(p) = primary
+            && p != self.primary
+        {
+            info!("primary address changed from {} to {p}", self.primary);
+            self.primary = p;
+            self.fsm.set_primary(p);
+            if let Err(e) = self.vsock.set_source(self.ifindex, p) {
+                warn!("cannot use {p} as the advert source: {e}");
             }
-            Some(_) => {}
-            None => warn!("the interface has no IPv4 address of its own left: adverts cannot be sent"),
         }
-        if self.fsm.state() == State::Master {
+        // No address of our own: no advert can leave; a MASTER would keep the VIPs while the peer takes
+        // over. Out of the election until an address is back.
+        let no_source = self.fault.as_ref().is_some_and(|f| f.retry_at.is_none());
+        match primary {
+            None if self.fault.is_none() => self.set_fault(
+                format!("{} has no IPv4 address of its own left (adverts need a source address)", self.cfg.ifname),
+                false,
+            ),
+            Some(p) if no_source => self.clear_fault(Instant::now(), &format!("address {p} is back")),
+            _ => {}
+        }
+        if self.fsm.state() == State::Master && self.fault.is_none() {
             for v in self.cfg.vips.clone() {
                 if !self.foreign_vips.contains(&v.addr) && !addrs.iter().any(|a| a.addr == v.addr) {
                     warn!("virtual address {v} was removed by someone else while MASTER: adding it back");
@@ -1143,14 +1265,14 @@ impl Daemon {
         }
         let who = format!("SIGUSR2 to vrrpd pid {} ({})", std::process::id(), self.id);
         match rundir::set_drain(&self.cfg.rundir, &who, unix_ms()) {
-            Ok(()) => info!("SIGUSR2: host drained, every member held BACKUP until atropos --resume"),
-            Err(e) => error!(
-                "SIGUSR2: cannot write {} ({e}): this member alone is held BACKUP until atropos --resume",
-                rundir::drain_path(&self.cfg.rundir).display()
-            ),
+            Ok(()) => info!("SIGUSR2: drain file written: every member of the host goes BACKUP and stays"),
+            Err(e) => {
+                error!("SIGUSR2: cannot write {} ({e}): not drained", rundir::drain_path(&self.cfg.rundir).display());
+            }
         }
-        self.drained = true;
-        self.settle(Instant::now());
+        if self.follow_drain_file("SIGUSR2") {
+            self.settle(Instant::now());
+        }
     }
 
     /// Priority −10 / +10, or the -z / -x value; kept within 1–254. Returns the new priority.
@@ -1258,7 +1380,17 @@ impl Daemon {
                     warn!("a second vrrpd claims {}: ignored", self.id);
                     return;
                 }
-                let new = !self.siblings().iter().any(|s| s.id() == status.id());
+                let before = self.siblings().into_iter().find(|s| s.id() == status.id());
+                let new = before.is_none();
+                let ours = self.cfg.members.unwrap_or(0);
+                if status.members != 0 && status.members != ours && before.map(|b| b.members) != Some(status.members) {
+                    error!(
+                        "group: member {} runs with -M {}, this one with -M {ours}: the host stays BACKUP on every \
+                         interface until they agree",
+                        status.id(),
+                        status.members
+                    );
+                }
                 if new {
                     info!(
                         "group: member {} (vrid {}, pid {}) is present, {}",
@@ -1299,21 +1431,14 @@ impl Daemon {
         match Request::from_verb(verb) {
             None => Message::new("ERR").with("msg", format!("unknown request {verb}")),
             Some(Request::Get) => self.info(),
-            Some(Request::Drain) => {
-                if !self.drained {
-                    info!("drain requested by atropos: host held BACKUP until atropos --resume");
-                }
-                self.drained = true;
+            // The drain file is the drain: a DRAIN or RESUME request makes us read it again now, so that
+            // concurrent --backup and --resume always leave the daemon agreeing with the file.
+            Some(r @ (Request::Drain | Request::Resume)) => {
+                self.follow_drain_file(if r == Request::Drain { "atropos --backup" } else { "atropos --resume" });
                 self.settle(now);
-                Message::new("OK").with("state", self.fsm.state().name())
-            }
-            Some(Request::Resume) => {
-                if self.drained {
-                    info!("drain ended by atropos --resume: the election decides again");
-                }
-                self.drained = false;
-                self.settle(now);
-                Message::new("OK").with("state", self.fsm.state().name())
+                Message::new("OK")
+                    .with("state", self.fsm.state().name())
+                    .with("drained", u8::from(self.drained))
             }
             Some(r @ (Request::Reduce | Request::Increase)) => match self.change_priority(r == Request::Increase) {
                 Ok(p) => Message::new("OK").with("prio", p),
@@ -1362,6 +1487,7 @@ impl Daemon {
             .with("drained", u8::from(self.drained))
             .with("held", &v.why_not)
             .with("strict", u8::from(self.cfg.strict_interval))
+            .with("fault", self.fault.as_ref().map(|f| f.why.as_str()).unwrap_or("-"))
             .with("imm", self.counters.interval_mismatch)
             .with("imm_peer", self.live_mismatch().map(|m| m.src.to_string()).unwrap_or_else(|| "-".into()))
             .with("imm_int", self.live_mismatch().map(|m| m.int.to_string()).unwrap_or_else(|| "-".into()))

@@ -18,6 +18,10 @@ pub struct Status {
     pub prio: u8,
     /// Won because its master resigned with priority 0.
     pub resigned: bool,
+    /// Cannot advertise (no source address, persistent send errors): out of the election like a link down.
+    pub fault: bool,
+    /// Its `-M` value (0: alone, or a member of an older version that does not say).
+    pub members: u32,
 }
 
 impl Status {
@@ -40,11 +44,20 @@ pub struct Verdict {
 
 /// `expected`: the -M value. `drained`: `atropos --backup` is in force.
 pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -> Verdict {
-    let sibling_won = siblings.iter().any(|s| s.wants && s.link_up);
-    let sibling_resigned = siblings.iter().any(|s| s.wants && s.link_up && s.resigned);
+    let usable = |s: &Status| s.link_up && !s.fault;
+    let sibling_won = siblings.iter().any(|s| s.wants && usable(s));
+    let sibling_resigned = siblings.iter().any(|s| s.wants && usable(s) && s.resigned);
     let refuse = |why: String| Verdict { allow: false, why_not: why, sibling_won, sibling_resigned };
     if drained {
         return refuse("host drained by atropos --backup".into());
+    }
+    // Members that disagree on the group size would own some LANs and not others: none may be master.
+    if let Some(other) = siblings.iter().find(|s| s.members != 0 && s.members != expected) {
+        return refuse(format!(
+            "members disagree on the group: -M {expected} here, -M {} on {}",
+            other.members,
+            other.id()
+        ));
     }
     let present = 1 + siblings.len() as u32;
     if present < expected {
@@ -53,6 +66,9 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
     let all = std::iter::once(me).chain(siblings.iter());
     if let Some(down) = all.clone().find(|s| !s.link_up) {
         return refuse(format!("{} link down", down.ifname));
+    }
+    if let Some(f) = all.clone().find(|s| s.fault) {
+        return refuse(format!("{} cannot advertise", f.id()));
     }
     if let Some(lost) = all.clone().find(|s| !s.wants) {
         let what = if lost.id() == me.id() {
@@ -79,6 +95,8 @@ mod tests {
             link_up,
             prio: 100,
             resigned: false,
+            fault: false,
+            members: 0,
         }
     }
 
@@ -143,5 +161,32 @@ mod tests {
     fn alone_group_of_one() {
         assert!(verdict(&st("eth0", true, true), &[], 1, false).allow);
         assert!(!verdict(&st("eth0", false, true), &[], 1, false).allow);
+    }
+
+    #[test]
+    fn members_that_disagree_on_the_group_size_hold_the_host_backup() {
+        let mut me = st("eth0", true, true);
+        me.members = 2;
+        let mut other = st("eth1", true, true);
+        other.members = 3;
+        let v = verdict(&me, &[other.clone()], 2, false);
+        assert!(!v.allow);
+        assert!(v.why_not.contains("-M 2 here, -M 3 on eth1 vrid 51"), "{}", v.why_not);
+        // The other side sees the same disagreement (it expects 3).
+        let v = verdict(&other, &[me], 3, false);
+        assert!(!v.allow && v.why_not.contains("disagree"), "{}", v.why_not);
+        // An older member that does not say counts as agreeing.
+        other.members = 0;
+        assert!(verdict(&st("eth0", true, true), &[other], 2, false).allow);
+    }
+
+    #[test]
+    fn a_member_that_cannot_advertise_holds_the_host_backup() {
+        let mut me = st("eth0", true, true);
+        me.fault = true;
+        let v = verdict(&me, &[st("eth1", true, true)], 2, false);
+        assert!(!v.allow && v.why_not.contains("eth0 vrid 51 cannot advertise"), "{}", v.why_not);
+        let v = verdict(&st("eth1", true, true), &[me], 2, false);
+        assert!(!v.allow && !v.sibling_won, "a faulty sibling that wants is no reason to follow");
     }
 }

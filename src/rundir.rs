@@ -5,6 +5,10 @@
 //!   lock `state.lock`; it also records each interface's original MAC before the first change, so that a
 //!   restart after a crash can restore it.
 //! - `drain`: present while `atropos --backup` holds the host in BACKUP.
+//!
+//! The directory is trusted only when root owns it and nobody else can write it; files in it are opened
+//! without following links and without blocking, and only as regular files: anything else (a planted
+//! link, a FIFO) is an error for the caller to report, and the atomic rewrites replace it.
 
 use crate::arp::{fmt_mac, parse_mac};
 use crate::cli::Vip;
@@ -57,16 +61,87 @@ pub fn sock_path(dir: &Path, id: &MemberId) -> PathBuf {
 
 /// Creates the drain file (as `atropos --backup` does); `who` says who asked.
 pub fn set_drain(dir: &Path, who: &str, unix_ms: u64) -> io::Result<()> {
-    fs::write(drain_path(dir), format!("drained by {who} at {unix_ms} (unix ms)\n"))
+    replace_file(dir, DRAIN_FILE, &format!("drained by {who} at {unix_ms} (unix ms)\n"), 0o644)
+}
+
+/// Why the run dir cannot be trusted (`None` when root owns it and nobody else can write it). Its
+/// owner could plant links where root writes, drain the host or pose as a member.
+pub fn distrust(dir: &Path, md: &fs::Metadata) -> Option<String> {
+    let mode = md.permissions().mode();
+    if md.uid() != 0 {
+        return Some(format!(
+            "-f {}: the run directory is owned by uid {}, not root: refused (its owner could plant links \
+             where vrrpd writes, drain the host or pose as a member)",
+            dir.display(),
+            md.uid()
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "-f {}: the run directory is writable by group or others (mode {:o}): refused; use a directory \
+             only root can write (e.g. chmod 700)",
+            dir.display(),
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// Checks an existing run dir (and the link to it, if it is one).
+pub fn check_trusted(dir: &Path) -> Result<(), String> {
+    let lmd = fs::symlink_metadata(dir).map_err(|e| format!("-f {}: {e}", dir.display()))?;
+    if lmd.file_type().is_symlink() && lmd.uid() != 0 {
+        return Err(format!("-f {}: a symbolic link owned by uid {}, not root: refused", dir.display(), lmd.uid()));
+    }
+    let md = fs::metadata(dir).map_err(|e| format!("-f {}: {e}", dir.display()))?;
+    if !md.is_dir() {
+        return Err(format!("-f {}: not a directory", dir.display()));
+    }
+    distrust(dir, &md).map_or(Ok(()), Err)
 }
 
 pub fn drain_path(dir: &Path) -> PathBuf {
     dir.join(DRAIN_FILE)
 }
 
-/// True while `atropos --backup` holds the host in BACKUP.
+/// True while `atropos --backup` holds the host in BACKUP: anything named `drain` is the drain.
 pub fn drained(dir: &Path) -> bool {
-    drain_path(dir).exists()
+    fs::symlink_metadata(drain_path(dir)).is_ok()
+}
+
+/// Opens a file of the run dir without following a link and without blocking (a FIFO cannot hang the
+/// caller), and only if it is a regular file (`InvalidData` otherwise).
+pub fn open_regular(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
+    let f = opts.custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{} is a symbolic link", path.display()))
+        } else {
+            e
+        }
+    })?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a regular file", path.display())));
+    }
+    Ok(f)
+}
+
+/// Writes `text` to `name` in `dir` through a fresh temporary file and a rename: whatever stood at
+/// `name` (a link, a FIFO, an older file) is replaced, never written through.
+fn replace_file(dir: &Path, name: &str, text: &str, mode: u32) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    {
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(mode)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        // No fsync: the file must survive the death of a process, not a power cut (after which the
+        // interfaces have their own MAC again and /run is empty), and it is written on the release path.
+        file.write_all(text.as_bytes())?;
+    }
+    fs::rename(&tmp, dir.join(name))
 }
 
 /// Sockets of the members: `vrrpd_<ifname>_<vrid>.sock` files, `me` excluded.
@@ -87,22 +162,10 @@ pub fn sibling_sockets(dir: &Path, me: Option<&MemberId>) -> Vec<(MemberId, Path
     out
 }
 
-/// Creates the run dir (mode 0700) if missing; refuses one that others can write.
+/// Creates the run dir (mode 0700) if missing; refuses one that root does not own or others can write.
 pub fn prepare(dir: &Path) -> Result<(), String> {
-    match fs::metadata(dir) {
-        Ok(md) => {
-            if !md.is_dir() {
-                return Err(format!("-f {}: not a directory", dir.display()));
-            }
-            let mode = md.permissions().mode();
-            if mode & 0o002 != 0 || (mode & 0o020 != 0 && md.gid() != 0) {
-                return Err(format!(
-                    "-f {}: run directory is writable by other users (mode {:o}); use a directory only root can write",
-                    dir.display(),
-                    mode & 0o7777
-                ));
-            }
-        }
+    match fs::symlink_metadata(dir) {
+        Ok(_) => check_trusted(dir)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -114,7 +177,13 @@ pub fn prepare(dir: &Path) -> Result<(), String> {
     }
     // Writable by us?
     let probe = dir.join(format!(".probe.{}", std::process::id()));
-    File::create(&probe).map_err(|e| format!("-f {}: run directory not writable: {e}", dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&probe)
+        .map_err(|e| format!("-f {}: run directory not writable: {e}", dir.display()))?;
     let _ = fs::remove_file(&probe);
     Ok(())
 }
@@ -224,49 +293,74 @@ pub fn parse_state(text: &str) -> Vec<Member> {
     text.lines().filter(|l| !l.starts_with('#')).filter_map(Member::parse).collect()
 }
 
+/// Longest state file read (a few hundred bytes per member).
+const MAX_STATE: u64 = 4 << 20;
+
 /// Reads the state file without locking (a reader sees the old or the new file, never a mix,
-/// thanks to the rename). Missing file = no members.
+/// thanks to the rename). Missing file = no members; something else than a regular file there is an
+/// `InvalidData` error (the next write replaces it).
 pub fn read_state(dir: &Path) -> io::Result<Vec<Member>> {
-    match fs::read_to_string(dir.join(STATE_FILE)) {
-        Ok(s) => Ok(parse_state(&s)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Vec::new()),
-        Err(e) => Err(e),
+    let f = match open_regular(&dir.join(STATE_FILE), OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(f, MAX_STATE), &mut bytes)?;
+    Ok(parse_state(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Takes the state lock without waiting more than `LOCK_PATIENCE`: members hold it for the few
+/// microseconds of a rewrite; a holder that keeps it longer must not stall the event loop.
+fn lock_state(dir: &Path) -> io::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let open = || open_regular(&path, OpenOptions::new().create(true).truncate(false).write(true).mode(0o600));
+    let lock = match open() {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::InvalidData || e.raw_os_error() == Some(libc::ENXIO) => {
+            // A link or a FIFO where the lock file should be: replace it.
+            fs::remove_file(&path)?;
+            open()?
+        }
+        Err(e) => return Err(e),
+    };
+    let t0 = std::time::Instant::now();
+    loop {
+        match flock(&lock, true, false) {
+            Ok(()) => return Ok(lock),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && t0.elapsed() < LOCK_PATIENCE => {
+                std::thread::yield_now()
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{} held by another process for more than {LOCK_PATIENCE:?}", path.display()),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Read-modify-write of the state file under the lock. `f` edits the member list.
+/// Something else than a regular file where the state file should be reads as no members (and is
+/// replaced by this write).
 pub fn update_state(dir: &Path, f: impl FnOnce(&mut Vec<Member>)) -> io::Result<()> {
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(dir.join(LOCK_FILE))?;
-    flock(&lock, true, true)?;
-    let mut members = read_state(dir)?;
+    let _lock = lock_state(dir)?;
+    let mut members = match read_state(dir) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Vec::new(),
+        other => other?,
+    };
     f(&mut members);
-    let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
     let mut out = String::from("# vrrpd host state: one line per member, tab-separated key=value\n");
     for m in &members {
         out.push_str(&m.to_line());
         out.push('\n');
     }
-    {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&tmp)?;
-        // No fsync: the file must survive the death of a process, not a power cut (after which the
-        // interfaces have their own MAC again and /run is empty), and it is written on the release path.
-        file.write_all(out.as_bytes())?;
-    }
-    fs::rename(&tmp, dir.join(STATE_FILE))
-    // The lock is released when `lock` is dropped.
+    replace_file(dir, STATE_FILE, &out, 0o644)
+    // The lock is released when `_lock` is dropped.
 }
 
 impl Member {
@@ -384,7 +478,55 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(prepare(&dir).unwrap_err().contains("writable by other users"));
+        assert!(prepare(&dir).unwrap_err().contains("writable by group or others"));
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(prepare(&dir).unwrap_err().contains("writable by group or others"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_dir_root_does_not_own() {
+        if crate::sys::proc::euid() != 0 {
+            return; // chown needs root; the lab tests run as root
+        }
+        let dir = std::env::temp_dir().join(format!("vrrpd-rundir-own-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let e = prepare(&dir).unwrap_err();
+        assert!(e.contains("owned by uid 65534, not root"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn links_and_fifos_are_never_followed_nor_waited_on() {
+        let dir = std::env::temp_dir().join(format!("vrrpd-rundir-lnk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        prepare(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        // A link planted where the state file and its lock stand: replaced, the victim untouched.
+        std::os::unix::fs::symlink(&victim, dir.join(STATE_FILE)).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(LOCK_FILE)).unwrap();
+        assert_eq!(read_state(&dir).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        put_member(&dir, &sample()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert!(fs::symlink_metadata(dir.join(STATE_FILE)).unwrap().is_file());
+        assert_eq!(read_state(&dir).unwrap().len(), 1);
+        // A FIFO: reading does not block, the next write replaces it.
+        fs::remove_file(dir.join(STATE_FILE)).unwrap();
+        let c = std::ffi::CString::new(dir.join(STATE_FILE).to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: a valid path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(read_state(&dir).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        put_member(&dir, &sample()).unwrap();
+        assert_eq!(read_state(&dir).unwrap().len(), 1);
+        // The drain file is written through a rename, never through a planted link.
+        std::os::unix::fs::symlink(&victim, drain_path(&dir)).unwrap();
+        assert!(drained(&dir));
+        set_drain(&dir, "test", 1).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert!(fs::symlink_metadata(drain_path(&dir)).unwrap().is_file());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

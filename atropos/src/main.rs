@@ -5,7 +5,6 @@
 //! 3 when nothing can be reached.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -107,9 +106,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
 
 /// One request to one member, with a timeout on connect, write and read.
 fn ask(path: &Path, req: Request) -> Result<Message, String> {
-    let mut s = UnixStream::connect(path).map_err(|e| format!("not answering ({e})"))?;
-    s.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(ANSWER_TIMEOUT)).map_err(|e| e.to_string())?;
+    let mut s = proc::connect_unix(path, ANSWER_TIMEOUT).map_err(|e| format!("not answering ({e})"))?;
     s.write_all(format!("{}\n", req.verb()).as_bytes()).map_err(|e| format!("not answering ({e})"))?;
     let mut line = String::new();
     match BufReader::new(s).read_line(&mut line) {
@@ -228,6 +225,8 @@ struct Row {
     imm_peer: Option<(String, String)>,
     /// While MASTER: another router advertising our vrid with adverts we drop (peer, priority, kind, text, ago).
     conflict: Option<[String; 5]>,
+    /// Why the member cannot advertise (it is out of the election).
+    fault: Option<String>,
     problem: Option<String>,
 }
 
@@ -276,6 +275,7 @@ fn row(seen: &Seen) -> Row {
                     ]),
                     _ => None,
                 },
+                fault: field(m, "fault").map(str::to_string),
                 problem: None,
             }
         }
@@ -304,6 +304,7 @@ fn row(seen: &Seen) -> Row {
                 imm: "-".into(),
                 imm_peer: None,
                 conflict: None,
+                fault: None,
                 problem: Some(if dead { "process is dead".to_string() } else { e.clone() }),
             }
         }
@@ -323,6 +324,15 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
         .max()
         .unwrap_or(0);
     let alive: Vec<&Row> = rows.iter().filter(|r| r.problem.is_none()).collect();
+    let sizes: Vec<(String, u32)> = seen
+        .iter()
+        .filter_map(|s| Some((s.ifname.clone(), s.answer.as_ref().ok()?.get("members")?.parse::<u32>().ok()?)))
+        .collect();
+    if sizes.iter().any(|(_, n)| *n != sizes[0].1) {
+        let each: Vec<String> = sizes.iter().map(|(i, n)| format!("{i} -M {n}")).collect();
+        problems.push(format!("members disagree on the group size ({}): the host stays BACKUP", each.join(", ")));
+        status = CRITICAL;
+    }
     for r in rows {
         if let Some(p) = &r.problem {
             problems.push(format!("{}: {p}", r.ifname));
@@ -357,6 +367,10 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
         status = status.max(WARNING);
     }
     for r in &alive {
+        if let Some(f) = &r.fault {
+            problems.push(format!("{}: cannot advertise: {f} (out of the election)", who(r)));
+            status = CRITICAL;
+        }
         if let Some([peer, prio, _, why, _]) = &r.conflict {
             let level = if prio.parse::<u8>().ok() >= r.prio.parse::<u8>().ok() { CRITICAL } else { WARNING };
             problems.push(format!(
@@ -455,6 +469,7 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
                     .map(|(k, v)| format!("{}:{}", json_str(k), json_num(v)))
                     .collect();
                 f.push(format!("\"dropped\":{{{}}}", drops.join(",")));
+                f.push(format!("\"fault\":{}", r.fault.as_deref().map(json_str).unwrap_or("null".into())));
                 f.push(format!("\"counters\":{{\"interval_mismatch\":{}}}", json_num(&r.imm)));
                 f.push(format!(
                     "\"interval_mismatch\":{}",
@@ -600,6 +615,11 @@ fn broadcast(dir: &Path, req: Request, what: &str) -> u8 {
 
 fn cmd_backup(dir: &Path) -> u8 {
     let path = rundir::drain_path(dir);
+    // Write nothing where no vrrpd runs (a mistyped -f must not leave a drain file behind).
+    if !survey(dir, Request::Get).iter().any(|s| s.answer.is_ok()) {
+        println!("no vrrpd answers in {}: nothing drained, nothing written", dir.display());
+        return UNKNOWN;
+    }
     let t0 = Instant::now();
     if let Err(e) = rundir::set_drain(dir, "atropos --backup", now_ms()) {
         println!("cannot create {}: {e}", path.display());
@@ -646,6 +666,13 @@ fn cmd_backup(dir: &Path) -> u8 {
 
 fn cmd_resume(dir: &Path) -> u8 {
     let path = rundir::drain_path(dir);
+    // Only in a vrrpd run dir (one with a state file, or a member answering): never remove another `drain`.
+    let ours = std::fs::symlink_metadata(dir.join(rundir::STATE_FILE)).is_ok()
+        || survey(dir, Request::Get).iter().any(|s| s.answer.is_ok());
+    if !ours {
+        println!("{} is not a vrrpd run directory (no state file, no vrrpd answers): nothing done", dir.display());
+        return UNKNOWN;
+    }
     match std::fs::remove_file(&path) {
         Ok(()) => println!("drain removed ({})", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("the host was not drained"),
@@ -690,6 +717,10 @@ fn main() -> ExitCode {
     }
     if !args.rundir.is_dir() {
         println!("VRRP UNKNOWN: no run directory {} (is vrrpd running? see -f)", args.rundir.display());
+        return ExitCode::from(UNKNOWN);
+    }
+    if let Err(e) = rundir::check_trusted(&args.rundir) {
+        println!("VRRP UNKNOWN: {e}");
         return ExitCode::from(UNKNOWN);
     }
     let code = match args.cmd {

@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::mem::{size_of, size_of_val};
 use std::path::Path;
 
 pub fn is_root() -> bool {
@@ -60,16 +61,29 @@ pub enum PidError {
 }
 
 impl PidFile {
+    /// Opens (without following a link or blocking) and locks the pid file. Something else than a
+    /// regular file at `path` (a planted link, a FIFO) is removed and replaced by a fresh file.
     pub fn acquire(path: &Path) -> Result<PidFile, PidError> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-            .map_err(PidError::Io)?;
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+                .and_then(|f| {
+                    if f.metadata()?.is_file() { Ok(f) } else { Err(io::Error::from_raw_os_error(libc::ELOOP)) }
+                })
+        };
+        let mut file = match open() {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENXIO)) => {
+                std::fs::remove_file(path).map_err(PidError::Io)?;
+                open().map_err(PidError::Io)?
+            }
+            other => other.map_err(PidError::Io)?,
+        };
         match flock(&file, true, false) {
             Ok(()) => Ok(PidFile { file }),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -236,4 +250,43 @@ pub fn wait_readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) {
 pub fn default_sigpipe() {
     // SAFETY: resetting a signal disposition to its default.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// Connects to a Unix stream socket with a deadline on the connect itself (a listener whose backlog is
+/// full would otherwise block forever) and the same timeout on later reads and writes.
+pub fn connect_unix(path: &Path, timeout: std::time::Duration) -> io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data; all-zero is valid.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= sa.sun_path.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket path too long"));
+    }
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (i, b) in bytes.iter().enumerate() {
+        sa.sun_path[i] = *b as libc::c_char;
+    }
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor owned here only.
+    let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(raw) };
+    let tv = libc::timeval { tv_sec: timeout.as_secs() as libc::time_t, tv_usec: timeout.subsec_micros() as libc::suseconds_t };
+    for opt in [libc::SO_SNDTIMEO, libc::SO_RCVTIMEO] {
+        // SAFETY: `tv` is a live timeval of the given size.
+        let rc = unsafe {
+            libc::setsockopt(raw, libc::SOL_SOCKET, opt, (&tv as *const libc::timeval).cast(), size_of_val(&tv) as u32)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let len = (size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: `sa` is a valid sockaddr_un of at least `len` bytes.
+    if unsafe { libc::connect(raw, (&sa as *const libc::sockaddr_un).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stream)
 }
