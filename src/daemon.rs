@@ -89,6 +89,9 @@ fn lasts(int_s: u8) -> Duration {
     3 * Duration::from_secs(int_s.max(1).into()) + Duration::from_secs(1)
 }
 
+/// The interface does not exist (any more) in our network namespace.
+struct Gone;
+
 /// Why the daemon stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -819,7 +822,8 @@ impl Daemon {
         }
         if self.ignore_down_until.is_some_and(|t| t <= now) {
             self.ignore_down_until = None;
-            self.refresh_link(now);
+            // A link gone meanwhile is reported by its own RTM_DELLINK.
+            let _ = self.refresh_link(now);
         }
         self.hooks.on_timer(now);
     }
@@ -1098,78 +1102,80 @@ impl Daemon {
             }
         };
         let now = Instant::now();
-        let mut link_changed = false;
-        let mut addr_changed = false;
-        for e in evs {
-            match e {
-                Event::LinkDeleted => {
-                    error!("the interface was deleted: stopping");
-                    self.garp_at.clear();
-                    self.link_up = false;
-                    let was_master = self.fsm.state() == State::Master;
-                    // Nothing left to send on or to give back: the addresses went with the interface.
-                    let _ = self.fsm.shutdown(now, "interface deleted");
-                    self.since_ms = unix_ms();
-                    self.say_bye("interface deleted");
-                    if was_master {
-                        // The -D hook still runs: what it tears down (tunnels, routes) may live elsewhere.
-                        self.queue_hook(now, State::Master, State::Backup);
-                    }
-                    if self.hooks.busy() {
-                        self.deregister_hook_fd();
-                        self.hooks.finish_blocking();
-                    }
-                    // Moved to another namespace, or deleted: if it carried our virtual MAC, the record of
-                    // its own MAC stays, so that a vrrpd started when it is back gives that MAC back.
-                    let res = if self.mac != self.omac {
-                        error!(
-                            "the interface left while carrying {}: its original MAC {} stays recorded in {}",
-                            fmt_mac(&self.mac),
-                            fmt_mac(&self.omac),
-                            self.cfg.rundir.display()
-                        );
-                        let mut rec = self.member();
-                        rec.reason = "interface gone while carrying the virtual MAC".into();
-                        rundir::put_member(&self.cfg.rundir, &rec)
-                    } else {
-                        rundir::remove_member(&self.cfg.rundir, &self.id)
-                    };
-                    if let Err(e) = res {
-                        error!("cannot update the state file: {e}");
-                    }
-                    let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
-                    return Some(Exit::InterfaceGone);
-                }
-                Event::Link(_) => link_changed = true,
-                Event::AddrChanged => addr_changed = true,
-            }
+        if evs.contains(&Event::Overflow) {
+            warn!("rtnetlink notifications were lost (the kernel's queue overflowed): reading the link and the addresses again");
         }
-        if link_changed {
-            self.refresh_link(now);
+        let ch = netlink::changes(&evs);
+        if ch.deleted {
+            return Some(self.interface_gone(now));
         }
-        if addr_changed {
+        if ch.link && self.refresh_link(now).is_err() {
+            return Some(self.interface_gone(now));
+        }
+        if ch.addrs {
             self.refresh_addrs();
         }
         None
     }
 
+    /// The interface left this namespace (deleted, or moved: RTM_DELLINK, or ENODEV on a re-read).
+    fn interface_gone(&mut self, now: Instant) -> Exit {
+        error!("the interface was deleted: stopping");
+        self.garp_at.clear();
+        self.link_up = false;
+        let was_master = self.fsm.state() == State::Master;
+        // Nothing left to send on or to give back: the addresses went with the interface.
+        let _ = self.fsm.shutdown(now, "interface deleted");
+        self.since_ms = unix_ms();
+        self.say_bye("interface deleted");
+        if was_master {
+            // The -D hook still runs: what it tears down (tunnels, routes) may live elsewhere.
+            self.queue_hook(now, State::Master, State::Backup);
+        }
+        if self.hooks.busy() {
+            self.deregister_hook_fd();
+            self.hooks.finish_blocking();
+        }
+        // Moved to another namespace, or deleted: if it carried our virtual MAC, the record of
+        // its own MAC stays, so that a vrrpd started when it is back gives that MAC back.
+        let res = if self.mac != self.omac {
+            error!(
+                "the interface left while carrying {}: its original MAC {} stays recorded in {}",
+                fmt_mac(&self.mac),
+                fmt_mac(&self.omac),
+                self.cfg.rundir.display()
+            );
+            let mut rec = self.member();
+            rec.reason = "interface gone while carrying the virtual MAC".into();
+            rundir::put_member(&self.cfg.rundir, &rec)
+        } else {
+            rundir::remove_member(&self.cfg.rundir, &self.id)
+        };
+        if let Err(e) = res {
+            error!("cannot update the state file: {e}");
+        }
+        let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
+        Exit::InterfaceGone
+    }
+
     /// Re-reads the link (events may be merged by the kernel: trust the current state, not the event).
-    fn refresh_link(&mut self, now: Instant) {
+    /// `Err(Gone)` when the interface no longer exists here.
+    fn refresh_link(&mut self, now: Instant) -> Result<(), Gone> {
         let link = match self.rtnl.link(self.ifindex) {
             Ok(l) => l,
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return,
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(Gone),
             Err(e) => {
                 warn!("cannot read the link state: {e}");
-                return;
+                return Ok(());
             }
         };
         let up = link.usable();
         if !up && self.ignore_down_until.is_some_and(|t| now < t) {
             debug!("link down during our own MAC change: ignored for now");
-            return;
+            return Ok(());
         }
         if up == self.link_up {
-            return;
+            return Ok(());
         }
         self.link_up = up;
         if up {
@@ -1182,6 +1188,7 @@ impl Daemon {
         self.settle(now);
         self.since_ms = unix_ms();
         self.save_state_logged();
+        Ok(())
     }
 
     fn refresh_addrs(&mut self) {

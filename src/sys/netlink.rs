@@ -250,6 +250,34 @@ pub enum Event {
     Link(Link),
     LinkDeleted,
     AddrChanged,
+    /// The kernel dropped notifications (ENOBUFS: we fell behind): any of them may be lost.
+    Overflow,
+}
+
+/// What to read again after a batch of events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub link: bool,
+    pub addrs: bool,
+    pub deleted: bool,
+}
+
+/// After an overflow, both the link and the addresses are read again: a link-down (or a deletion)
+/// may have been among the lost notifications.
+pub fn changes(events: &[Event]) -> Changes {
+    let mut c = Changes::default();
+    for e in events {
+        match e {
+            Event::Link(_) => c.link = true,
+            Event::LinkDeleted => c.deleted = true,
+            Event::AddrChanged => c.addrs = true,
+            Event::Overflow => {
+                c.link = true;
+                c.addrs = true;
+            }
+        }
+    }
+    c
 }
 
 /// A socket subscribed to link and IPv4 address notifications (no polling).
@@ -273,7 +301,7 @@ impl Events {
     }
 
     /// Reads every pending notification; returns those about `index`. ENOBUFS (we fell behind)
-    /// is reported as an `AddrChanged` + a fresh link query by the caller.
+    /// is reported as an [`Event::Overflow`]: the caller reads the link and the addresses again.
     pub fn drain(&mut self, index: u32) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
         loop {
@@ -281,7 +309,7 @@ impl Events {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    out.push(Event::AddrChanged);
+                    out.push(Event::Overflow);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -305,5 +333,18 @@ impl Events {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_rereads_the_link_and_the_addresses() {
+        assert_eq!(changes(&[Event::Overflow]), Changes { link: true, addrs: true, deleted: false });
+        assert_eq!(changes(&[Event::AddrChanged]), Changes { link: false, addrs: true, deleted: false });
+        assert_eq!(changes(&[]), Changes::default());
+        assert!(changes(&[Event::AddrChanged, Event::LinkDeleted]).deleted);
     }
 }
