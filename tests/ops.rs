@@ -508,10 +508,17 @@ fn init_script_starts_and_stops_one_vrrpd_per_conf() {
     let init = tmp.path().join("vrrpd.init");
     fs::write(&init, adapted).unwrap();
     fs::set_permissions(&init, fs::Permissions::from_mode(0o755)).unwrap();
-    for (i, net, vrid) in [(0, "192.0.2", 51), (1, "198.51.100", 52)] {
+    // Two virtual routers on eth0 (the second with -n: one vrrpd per interface sets the MAC) and one
+    // on eth1: three processes, one group (-M 3).
+    let members = [
+        ("eth0.conf", "eth0", 51, "", "192.0.2.254"),
+        ("eth0_53.conf", "eth0", 53, "-n", "192.0.2.253"),
+        ("eth1.conf", "eth1", 52, "", "198.51.100.254"),
+    ];
+    for (conf, ifname, vrid, opt, vip) in members {
         fs::write(
-            etc.join(format!("eth{i}.conf")),
-            format!("# test\nVRRPD_ARGS=\"-f {} -i eth{i} -v {vrid} -M 2 {net}.254\"\n", rundir.display()),
+            etc.join(conf),
+            format!("# test\nVRRPD_ARGS=\"-f {} -i {ifname} -v {vrid} {opt} -M 3 {vip}\"\n", rundir.display()),
         )
         .unwrap();
     }
@@ -531,17 +538,17 @@ fn init_script_starts_and_stops_one_vrrpd_per_conf() {
     assert_eq!(o.status.code(), Some(3), "status before start: {}", show(&o));
     let o = init_cmd("start");
     assert!(o.status.success(), "start: {}", show(&o));
-    for i in 0..2 {
-        let pidfile = rundir.join(format!("vrrpd_eth{i}.pid"));
-        assert!(pidfile.is_file(), "no pid file for eth{i} after start: {}", show(&o));
+    for (_, ifname, vrid, _, _) in members {
+        let pidfile = rundir.join(format!("vrrpd_{ifname}_{vrid}.pid"));
+        assert!(pidfile.is_file(), "no pid file for {ifname} vrid {vrid} after start: {}", show(&o));
     }
     let o = init_cmd("start");
     assert!(o.status.success() && text(&o.stdout).contains("already running"), "second start: {}", show(&o));
     let o = init_cmd("status");
     assert_eq!(o.status.code(), Some(0), "status while running: {}", show(&o));
-    // The group of two becomes MASTER (alone on its LANs): both virtual addresses show up.
+    // The group of three becomes MASTER (alone on its LANs): every virtual address shows up.
     let start = Instant::now();
-    while !(ns.ip("-4 -o addr show").contains("192.0.2.254/") && ns.ip("-4 -o addr show").contains("198.51.100.254/")) {
+    while !members.iter().all(|m| ns.ip("-4 -o addr show").contains(&format!("{}/", m.4))) {
         assert!(start.elapsed() < Duration::from_secs(15), "no VIP after start:\n{}", ns.ip("-4 -o addr show"));
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -549,7 +556,7 @@ fn init_script_starts_and_stops_one_vrrpd_per_conf() {
     assert!(o.status.success(), "stop: {}", show(&o));
     assert!(ns.pids().is_empty(), "processes left in the namespace after stop: {:?}", ns.pids());
     let addrs = ns.ip("-4 -o addr show");
-    assert!(!addrs.contains(".254/"), "virtual addresses left after stop:\n{addrs}");
+    assert!(!addrs.contains(".254/") && !addrs.contains(".253/"), "virtual addresses left after stop:\n{addrs}");
     let o = init_cmd("status");
     assert_eq!(o.status.code(), Some(3), "status after stop: {}", show(&o));
     let o = init_cmd("stop");
