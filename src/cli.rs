@@ -89,9 +89,8 @@ pub enum Command {
 pub fn args_utf8(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<String>, UsageError> {
     args.enumerate()
         .map(|(i, a)| {
-            a.into_string().map_err(|a| {
-                UsageError(format!("argument {} ({}) is not valid UTF-8", i + 1, a.to_string_lossy()))
-            })
+            a.into_string()
+                .map_err(|a| UsageError(format!("argument {} ({}) is not valid UTF-8", i + 1, a.to_string_lossy())))
         })
         .collect()
 }

@@ -71,11 +71,8 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
         return refuse(format!("{} cannot advertise", f.id()));
     }
     if let Some(lost) = all.clone().find(|s| !s.wants) {
-        let what = if lost.id() == me.id() {
-            "lost its election".to_string()
-        } else {
-            "has not won its election".to_string()
-        };
+        let what =
+            if lost.id() == me.id() { "lost its election".to_string() } else { "has not won its election".to_string() };
         return refuse(format!("{} (vrid {}) {what}", lost.ifname, lost.vrid));
     }
     Verdict { allow: true, why_not: String::new(), sibling_won, sibling_resigned }

@@ -67,7 +67,10 @@ fn claim_mac(cfg: &Config, ifindex: u32) -> Result<Option<MacLock>, String> {
                 .find(|m| m.ifname == cfg.ifname && !m.no_vmac && proc::alive(m.pid))
                 .map(|m| format!("vrrpd pid {} (vrid {})", m.pid, m.vrid))
                 .unwrap_or_else(|| "another vrrpd (with another run directory)".into());
-            Err(format!("-i {}: {holder} already sets the virtual MAC on {}; run this one with -n", cfg.ifname, cfg.ifname))
+            Err(format!(
+                "-i {}: {holder} already sets the virtual MAC on {}; run this one with -n",
+                cfg.ifname, cfg.ifname
+            ))
         }
         Err(e) => Err(format!("-i {}: cannot claim the interface's MAC: {e}", cfg.ifname)),
     }

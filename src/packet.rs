@@ -499,14 +499,38 @@ mod tests {
         let mut sorted = two.clone();
         sorted.sort();
         let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, two).encode(), 255)).unwrap();
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &sorted, own: &[], owner: false, strict_interval: true };
+        let e = Expect {
+            vrid: 51,
+            auth: &Auth::None,
+            adver_int: 1,
+            vips: &sorted,
+            own: &[],
+            owner: false,
+            strict_interval: true,
+        };
         assert_eq!(e.check(&r), Ok(()));
         // From our own address.
         let own = [Ipv4Addr::new(10, 16, 1, 3)];
         let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, vip()).encode(), 255)).unwrap();
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &own, owner: false, strict_interval: true };
+        let e = Expect {
+            vrid: 51,
+            auth: &Auth::None,
+            adver_int: 1,
+            vips: &vips,
+            own: &own,
+            owner: false,
+            strict_interval: true,
+        };
         assert_eq!(e.check(&r), Err(DropKind::OwnAddress));
-        let e = Expect { vrid: 51, auth: &Auth::None, adver_int: 1, vips: &vips, own: &[], owner: true, strict_interval: true };
+        let e = Expect {
+            vrid: 51,
+            auth: &Auth::None,
+            adver_int: 1,
+            vips: &vips,
+            own: &[],
+            owner: true,
+            strict_interval: true,
+        };
         assert_eq!(e.check(&r), Err(DropKind::OwnerConflict));
     }
 

@@ -328,9 +328,7 @@ fn lock_state(dir: &Path) -> io::Result<File> {
     loop {
         match flock(&lock, true, false) {
             Ok(()) => return Ok(lock),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && t0.elapsed() < LOCK_PATIENCE => {
-                std::thread::yield_now()
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && t0.elapsed() < LOCK_PATIENCE => std::thread::yield_now(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,

@@ -381,7 +381,11 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
             status = status.max(level);
         }
         if let Some((peer, int)) = &r.imm_peer {
-            problems.push(format!("{}: {peer} advertises every {int} s, we every {} s (interval mismatch)", who(r), r.int));
+            problems.push(format!(
+                "{}: {peer} advertises every {int} s, we every {} s (interval mismatch)",
+                who(r),
+                r.int
+            ));
             status = status.max(WARNING);
         }
         if r.prio != r.cfgprio {

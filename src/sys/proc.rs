@@ -2,9 +2,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::mem::{size_of, size_of_val};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::mem::{size_of, size_of_val};
 use std::path::Path;
 
 pub fn is_root() -> bool {
@@ -64,19 +64,20 @@ impl PidFile {
     /// Opens (without following a link or blocking) and locks the pid file. Something else than a
     /// regular file at `path` (a planted link, a FIFO) is removed and replaced by a fresh file.
     pub fn acquire(path: &Path) -> Result<PidFile, PidError> {
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(path)
-                .and_then(|f| {
-                    if f.metadata()?.is_file() { Ok(f) } else { Err(io::Error::from_raw_os_error(libc::ELOOP)) }
-                })
-        };
+        let open =
+            || {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(path)
+                    .and_then(|f| {
+                        if f.metadata()?.is_file() { Ok(f) } else { Err(io::Error::from_raw_os_error(libc::ELOOP)) }
+                    })
+            };
         let mut file = match open() {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENXIO)) => {
                 std::fs::remove_file(path).map_err(PidError::Io)?;
@@ -273,7 +274,10 @@ pub fn connect_unix(path: &Path, timeout: std::time::Duration) -> io::Result<std
     }
     // SAFETY: fresh descriptor owned here only.
     let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(raw) };
-    let tv = libc::timeval { tv_sec: timeout.as_secs() as libc::time_t, tv_usec: timeout.subsec_micros() as libc::suseconds_t };
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
     for opt in [libc::SO_SNDTIMEO, libc::SO_RCVTIMEO] {
         // SAFETY: `tv` is a live timeval of the given size.
         let rc = unsafe {

@@ -1,0 +1,186 @@
+//! Received adverts: the receive checks, the interval-mismatch and split-brain signals, counted drops.
+
+use super::*;
+
+/// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
+pub(super) struct Mismatch {
+    pub(super) src: Ipv4Addr,
+    pub(super) int: u8,
+    pub(super) at: Instant,
+    pub(super) logged_at: Instant,
+    pub(super) suppressed: u64,
+}
+
+/// While MASTER: the last advert for our vrid that we dropped from another router (auth, interval,
+/// address list). That router may be MASTER too: a possible split brain, shown by atropos.
+#[derive(Clone, Copy)]
+pub(super) struct Conflict {
+    pub(super) src: Ipv4Addr,
+    pub(super) prio: u8,
+    pub(super) kind: DropKind,
+    pub(super) at: Instant,
+}
+
+/// Drops that mean another router advertises our vrid with a configuration we cannot accept.
+pub(super) fn is_conflict(kind: DropKind) -> bool {
+    matches!(kind, DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList)
+}
+
+/// How long a mismatch or a conflict is shown after its last advert: three of that router's intervals
+/// and a second.
+pub(super) fn lasts(int_s: u8) -> Duration {
+    3 * Duration::from_secs(int_s.max(1).into()) + Duration::from_secs(1)
+}
+
+pub(super) struct DropLog {
+    pub(super) last: Option<Instant>,
+    pub(super) suppressed: u64,
+}
+
+impl Daemon {
+    pub(super) fn on_vrrp_readable(&mut self) {
+        loop {
+            let n = match self.vsock.recv(&mut self.recv_buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("VRRP socket read failed: {e}");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let len = n.min(self.recv_buf.len());
+            let parsed = packet::parse_ipv4(&self.recv_buf[..len]).and_then(|r| {
+                if n > self.recv_buf.len() {
+                    return Err(DropKind::TrailingBytes);
+                }
+                Ok(r)
+            });
+            let result = parsed.and_then(|r| {
+                let expect = Expect {
+                    vrid: self.cfg.vrid,
+                    auth: &self.cfg.auth,
+                    adver_int: self.cfg.adver_int,
+                    vips: &self.vip_addrs,
+                    own: &self.own,
+                    owner: self.cfg.priority == 255,
+                    strict_interval: self.cfg.strict_interval,
+                };
+                match expect.check(&r) {
+                    Ok(()) => Ok(r),
+                    Err(kind) => {
+                        self.note_conflict(now, kind, &r);
+                        Err(kind)
+                    }
+                }
+            });
+            match result {
+                Ok(r) => {
+                    self.counters.received += 1;
+                    if r.advert.adver_int != self.cfg.adver_int {
+                        self.note_mismatch(now, r.src, r.advert.adver_int);
+                    }
+                    if !self.link_up {
+                        continue;
+                    }
+                    let int = Duration::from_secs(r.advert.adver_int.into());
+                    let acts = self.fsm.advert(now, r.src, r.advert.priority, int);
+                    if !acts.is_empty() {
+                        // A better master here: siblings release in parallel with us.
+                        self.announce();
+                    }
+                    self.run_actions(now, acts);
+                    // React at once: a higher master heard here must release every member now.
+                    self.settle(now);
+                }
+                Err(kind) => {
+                    let mut head = [0u8; 16];
+                    let k = len.min(16);
+                    head[..k].copy_from_slice(&self.recv_buf[..k]);
+                    self.count_drop(now, kind, &head[..k]);
+                }
+            }
+        }
+    }
+
+    /// An advert accepted with another interval than ours: counted, logged at most once a second.
+    pub(super) fn note_mismatch(&mut self, now: Instant, src: Ipv4Addr, int: u8) {
+        self.counters.interval_mismatch += 1;
+        let ours = self.cfg.adver_int;
+        let say = |more: u64| {
+            let more = if more > 0 { format!(" ({more} more since the last report)") } else { String::new() };
+            warn!("advert from {src} every {int} s, ours every {ours} s: accepted (interval_mismatch){more}");
+        };
+        match self.mismatch.as_mut() {
+            Some(m) if m.src == src && m.int == int && now.duration_since(m.logged_at) < DROP_LOG_EVERY => {
+                m.at = now;
+                m.suppressed += 1;
+            }
+            Some(m) => {
+                say(m.suppressed);
+                *m = Mismatch { src, int, at: now, logged_at: now, suppressed: 0 };
+            }
+            None => {
+                say(0);
+                self.mismatch = Some(Mismatch { src, int, at: now, logged_at: now, suppressed: 0 });
+            }
+        }
+    }
+
+    /// While MASTER, another router advertising our vrid with a configuration we drop may be MASTER too.
+    pub(super) fn note_conflict(&mut self, now: Instant, kind: DropKind, r: &packet::Received) {
+        if !is_conflict(kind) || r.advert.vrid != self.cfg.vrid || self.fsm.state() != State::Master {
+            return;
+        }
+        let fresh =
+            self.conflict.is_none_or(|c| c.src != r.src || now.duration_since(c.at) > lasts(self.cfg.adver_int));
+        if fresh {
+            warn!(
+                "possible split brain: {} (priority {}) also advertises vrid {} while we are MASTER, and we drop \
+                 its adverts: {}",
+                r.src,
+                r.advert.priority,
+                self.cfg.vrid,
+                kind.describe()
+            );
+        }
+        self.conflict = Some(Conflict { src: r.src, prio: r.advert.priority, kind, at: now });
+    }
+
+    /// The interval mismatch heard lately, if any.
+    pub(super) fn live_mismatch(&self) -> Option<&Mismatch> {
+        self.mismatch.as_ref().filter(|m| m.at.elapsed() < lasts(m.int))
+    }
+
+    /// The split-brain signal in force, if any (only while MASTER).
+    pub(super) fn live_conflict(&self) -> Option<Conflict> {
+        self.conflict.filter(|c| self.fsm.state() == State::Master && c.at.elapsed() < lasts(self.cfg.adver_int))
+    }
+
+    pub(super) fn count_drop(&mut self, now: Instant, kind: DropKind, head: &[u8]) {
+        self.counters.drops[kind.index()] += 1;
+        let src = if head.len() >= 16 {
+            Ipv4Addr::new(head[12], head[13], head[14], head[15]).to_string()
+        } else {
+            "?".into()
+        };
+        let log = &mut self.drop_log[kind.index()];
+        if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
+            log.suppressed += 1;
+            return;
+        }
+        let more = if log.suppressed > 0 {
+            format!(" ({} more of this kind since the last report)", log.suppressed)
+        } else {
+            String::new()
+        };
+        log.last = Some(now);
+        log.suppressed = 0;
+        if kind == DropKind::OtherVrid {
+            debug!("dropped a packet from {src}: {}{more}", kind.describe());
+        } else {
+            warn!("dropped a packet from {src}: {}{more}", kind.describe());
+        }
+    }
+}
