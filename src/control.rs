@@ -18,7 +18,8 @@ pub struct Message {
     pub fields: BTreeMap<String, String>,
 }
 
-fn clean(s: &str) -> String {
+/// A value as a field of a line: tabs and newlines (the framing) become spaces. Shared with the state file.
+pub fn clean(s: &str) -> String {
     s.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect()
 }
 

@@ -42,7 +42,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
 use std::io;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const T_VRRP: Token = Token(0);
 const T_NETLINK: Token = Token(1);
@@ -123,6 +123,8 @@ pub struct Daemon {
     conflict: Option<Conflict>,
     fault: Option<Fault>,
     send_failures: u32,
+    /// Signals already logged as ignored.
+    ignored_signals: Vec<i32>,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
     since_ms: u64,
@@ -130,9 +132,7 @@ pub struct Daemon {
     force_fallback: bool,
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+use rundir::unix_ms;
 
 fn io_ctx(what: impl std::fmt::Display) -> impl FnOnce(io::Error) -> String {
     move |e| format!("{what}: {e}")
@@ -323,6 +323,7 @@ impl Daemon {
             conflict: None,
             fault: None,
             send_failures: 0,
+            ignored_signals: Vec::new(),
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
             since_ms: unix_ms(),

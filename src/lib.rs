@@ -3,6 +3,8 @@
 //! Pure modules (no I/O): [`packet`], [`fsm`], [`cli`], [`arp`]. Every syscall and every `unsafe`
 //! lives under [`sys`]; [`daemon`] is the event loop that joins them.
 
+#![deny(unsafe_code)]
+
 pub mod arp;
 pub mod cli;
 pub mod control;

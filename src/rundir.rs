@@ -218,8 +218,11 @@ pub struct Member {
     pub no_vmac: bool,
 }
 
-fn clean(s: &str) -> String {
-    s.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect()
+use crate::control::clean;
+
+/// Unix time in milliseconds (the `since` of records and answers).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Member {
@@ -513,9 +516,7 @@ mod tests {
         assert_eq!(read_state(&dir).unwrap().len(), 1);
         // A FIFO: reading does not block, the next write replaces it.
         fs::remove_file(dir.join(STATE_FILE)).unwrap();
-        let c = std::ffi::CString::new(dir.join(STATE_FILE).to_string_lossy().as_bytes()).unwrap();
-        // SAFETY: a valid path; mkfifo only creates a node.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::sys::proc::mkfifo(&dir.join(STATE_FILE)).unwrap();
         assert_eq!(read_state(&dir).unwrap_err().kind(), io::ErrorKind::InvalidData);
         put_member(&dir, &sample()).unwrap();
         assert_eq!(read_state(&dir).unwrap().len(), 1);

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use vrrpd::control::{Message, Request};
 use vrrpd::rundir::{self, Member, MemberId};
 use vrrpd::sys::proc;
@@ -165,9 +165,7 @@ fn survey(dir: &Path, req: Request) -> Vec<Seen> {
     })
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+use rundir::unix_ms as now_ms;
 
 fn fmt_since(ms: u64) -> String {
     if ms == 0 {

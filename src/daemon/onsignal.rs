@@ -25,7 +25,12 @@ impl Daemon {
                 Meaning::Ignore if s == libc::SIGHUP => {
                     info!("SIGHUP ignored (restart vrrpd to change its configuration)")
                 }
-                Meaning::Ignore => info!("{name} ignored"),
+                // Once per signal: a process sending a timer signal in a loop must not flood the log.
+                Meaning::Ignore if !self.ignored_signals.contains(&s) => {
+                    info!("{name} ignored (further {name} are ignored silently)");
+                    self.ignored_signals.push(s);
+                }
+                Meaning::Ignore => {}
             }
         }
         None
