@@ -4,6 +4,7 @@
 //! Pure: parsing and range checks only; checks against the system are in `main.rs`.
 
 use crate::packet::{Auth, MAX_ADDRS};
+use crate::profile::Interval;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -33,7 +34,8 @@ pub struct Config {
     pub ifname: String,
     pub vrid: u8,
     pub priority: u8,
-    pub adver_int: u8,
+    /// `-d`: whole seconds with VRRPv2.
+    pub adver_int: Interval,
     pub preempt: bool,
     pub auth: Auth,
     /// `-n`: leave the interface's MAC alone.
@@ -231,7 +233,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let vrid =
         num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
     let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
-    let adver_int = num::<u8>(&m, "d", "the advertisement interval", 1, 255)?.unwrap_or(1);
+    let adver_int = Interval::from_secs(num::<u8>(&m, "d", "the advertisement interval", 1, 255)?.unwrap_or(1));
     let members = num::<u32>(&m, "M", "the number of vrrpd processes of this host", 1, MAX_MEMBERS)?;
     let reduce_to = num::<u8>(&m, "z", "the reduced priority", 1, 254)?;
     let increase_to = num::<u8>(&m, "x", "the increased priority", 1, 254)?;
@@ -349,7 +351,7 @@ mod tests {
     fn defaults() {
         let c = run("-i eth0 -v 1 192.168.1.1");
         assert_eq!(c.priority, 100);
-        assert_eq!(c.adver_int, 1);
+        assert_eq!(c.adver_int, Interval::from_secs(1));
         assert!(c.preempt);
         assert!(!c.no_vmac);
         assert!(!c.foreground);
@@ -365,7 +367,7 @@ mod tests {
             "10.0.0.9/24 -i br-lan -v 255 -s -a pw/secret -p 255 -d 3 -n -f /tmp/r -M 8 -z 50 -x 200 -F --hook-timeout 5 10.0.0.8",
         );
         assert!(!c.preempt && c.no_vmac && c.foreground);
-        assert_eq!((c.vrid, c.priority, c.adver_int), (255, 255, 3));
+        assert_eq!((c.vrid, c.priority, c.adver_int), (255, 255, Interval::from_secs(3)));
         assert_eq!(c.auth, Auth::password(b"secret").unwrap());
         assert_eq!((c.reduce_to, c.increase_to), (Some(50), Some(200)));
         assert_eq!(c.rundir, PathBuf::from("/tmp/r"));

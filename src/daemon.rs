@@ -30,6 +30,7 @@ use crate::fsm::{Action, Params, State, Vrrp};
 use crate::group::{self, Status};
 use crate::hooks::{Hooks, Job};
 use crate::packet::{self, Advert, Auth, DropKind, Expect};
+use crate::profile::{Interval, Version};
 use crate::rundir::{self, Member, MemberId};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
 use crate::sys::proc;
@@ -283,7 +284,8 @@ impl Daemon {
         let fsm = Vrrp::new(
             Params {
                 priority: cfg.priority,
-                adver_int: Duration::from_secs(cfg.adver_int.into()),
+                version: Version::V2,
+                adver_int: cfg.adver_int,
                 preempt: cfg.preempt,
                 primary,
             },
@@ -556,7 +558,9 @@ impl Daemon {
     }
 
     fn send_advert(&mut self, priority: u8) {
-        let adv = Advert::new(self.cfg.vrid, priority, self.cfg.adver_int, &self.cfg.auth, self.vip_addrs.clone());
+        // VRRPv2 carries whole seconds: the command line allows nothing else with v2.
+        let int = self.cfg.adver_int.whole_secs().unwrap_or(1);
+        let adv = Advert::new(self.cfg.vrid, priority, int, &self.cfg.auth, self.vip_addrs.clone());
         match self.vsock.send(&adv.encode()) {
             Ok(()) => {
                 self.counters.sent += 1;

@@ -6,6 +6,7 @@
 //! verdict through [`Vrrp::verdict`]. A process running alone simply passes `wants_master()` back as the
 //! verdict, which gives plain RFC behaviour.
 
+use crate::profile::{Interval, Version};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -36,7 +37,8 @@ impl fmt::Display for State {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
     pub priority: u8,
-    pub adver_int: Duration,
+    pub version: Version,
+    pub adver_int: Interval,
     pub preempt: bool,
     /// Our primary IPv4 address on the interface (tie-break, §6.4.3).
     pub primary: Ipv4Addr,
@@ -82,7 +84,7 @@ pub struct Vrrp {
     heard: Option<Heard>,
     /// The interval the master of our LAN advertises (RFC 5798 §6.1 Master_Adver_Interval, applied to
     /// v2 too): a Backup times the master out on the master's interval, not on its own.
-    master_int: Duration,
+    master_int: Interval,
 }
 
 fn secs(d: Duration) -> String {
@@ -133,23 +135,24 @@ impl Vrrp {
         self.state == State::Master || (self.state == State::Backup && self.candidate)
     }
 
-    /// Skew_Time = (256 − Priority) / 256 s.
+    /// Skew_Time, per version (see [`Version::skew_time`]).
     pub fn skew_time(&self) -> Duration {
-        Duration::from_micros((256 - u64::from(self.p.priority)) * 1_000_000 / 256)
+        self.p.version.skew_time(self.p.priority, self.master_int)
     }
     /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time (the master's interval, learned
     /// from its adverts; ours until one is heard).
     pub fn master_down_interval(&self) -> Duration {
-        3 * self.master_int + self.skew_time()
+        self.p.version.master_down_interval(self.p.priority, self.master_int)
     }
     /// The interval the master of our LAN advertises (ours until a master is heard).
-    pub fn master_adver_int(&self) -> Duration {
+    pub fn master_adver_int(&self) -> Interval {
         self.master_int
     }
     /// How long our own master must be silent before we follow a sibling that won (group mode):
     /// one interval plus an eighth, so that an advert that is merely a little late is not taken for silence.
     pub fn follow_after(&self) -> Duration {
-        self.master_int + self.master_int / 8
+        let d = self.master_int.as_duration();
+        d + d / 8
     }
 
     /// The earliest instant at which [`Vrrp::tick`] has something to do.
@@ -189,7 +192,7 @@ impl Vrrp {
     }
 
     /// A valid advert for our VRID (already checked against §7.1), with the interval it advertises.
-    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8, adver_int: Duration) -> Vec<Action> {
+    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8, adver_int: Interval) -> Vec<Action> {
         self.heard = Some(Heard { src, priority, at: now });
         match self.state {
             State::Initialize => vec![],
@@ -220,7 +223,7 @@ impl Vrrp {
             State::Master => {
                 if priority == 0 {
                     // §6.4.3: a backup-to-be resigned; assert ourselves at once.
-                    self.adver_at = Some(now + self.p.adver_int);
+                    self.adver_at = Some(now + self.p.adver_int.as_duration());
                     vec![Action::SendAdvert { priority: self.p.priority }]
                 } else if priority > self.p.priority || (priority == self.p.priority && src > self.p.primary) {
                     self.state = State::Backup;
@@ -280,7 +283,7 @@ impl Vrrp {
             }
             State::Master => match self.adver_at {
                 Some(t) if now >= t => {
-                    self.adver_at = Some(now + self.p.adver_int);
+                    self.adver_at = Some(now + self.p.adver_int.as_duration());
                     vec![Action::SendAdvert { priority: self.p.priority }]
                 }
                 _ => vec![],
@@ -297,7 +300,7 @@ impl Vrrp {
                 self.candidate = false;
                 self.by_resignation = false;
                 self.master_down_at = None;
-                self.adver_at = Some(now + self.p.adver_int);
+                self.adver_at = Some(now + self.p.adver_int.as_duration());
                 vec![Action::EnterMaster { reason: self.why.clone() }, Action::SendAdvert { priority: self.p.priority }]
             }
             State::Master if !allow => {
@@ -367,14 +370,14 @@ mod tests {
     const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
     const PEER_HIGH: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 
-    const SEC: Duration = Duration::from_secs(1);
+    const SEC: Interval = Interval::from_secs(1);
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
     fn params(priority: u8, preempt: bool) -> Params {
-        Params { priority, adver_int: Duration::from_secs(1), preempt, primary: ME }
+        Params { priority, version: Version::V2, adver_int: SEC, preempt, primary: ME }
     }
 
     /// A router running alone: the verdict is its own wish, as the daemon does without -M.
@@ -405,7 +408,7 @@ mod tests {
         }
         fn advert(&mut self, t: u64, src: Ipv4Addr, prio: u8) -> Vec<Action> {
             let now = self.at(t);
-            let a = self.v.advert(now, src, prio, Duration::from_secs(1));
+            let a = self.v.advert(now, src, prio, SEC);
             self.settle(now, a)
         }
         fn becomes_master_at(&mut self, t: u64) {
@@ -423,7 +426,7 @@ mod tests {
         assert_eq!(a.v.skew_time(), Duration::from_micros(609_375));
         assert_eq!(a.v.master_down_interval(), Duration::from_micros(3_609_375));
         let b = Alone::new(254, true);
-        assert_eq!(b.v.skew_time(), Duration::from_micros(7_812));
+        assert_eq!(b.v.skew_time(), Duration::from_nanos(7_812_500));
     }
 
     #[test]
@@ -651,7 +654,7 @@ mod tests {
     fn backup_times_out_on_the_masters_interval_not_its_own() {
         // Ours advertises every 1 s, the master (Advanced Vrrpd 1.15's default) every 2 s: no split brain.
         let mut a = Alone::new(100, true);
-        let two = Duration::from_secs(2);
+        let two = Interval::from_secs(2);
         for t in (0..20_000).step_by(2000) {
             let now = a.at(t);
             assert!(a.v.advert(now, PEER_HIGH, 110, two).is_empty());
@@ -660,7 +663,7 @@ mod tests {
         }
         assert_eq!(a.v.master_adver_int(), two);
         // Master_Down_Interval = 3 × 2 s + (256 − 100)/256 s = 6.609375 s after the last advert (at 18 s).
-        assert_eq!(a.v.master_down_interval(), 3 * two + a.v.skew_time());
+        assert_eq!(a.v.master_down_interval(), 3 * two.as_duration() + a.v.skew_time());
         a.becomes_master_at(18_000 + 6610);
         // Once Master, it advertises its own interval; a new startup forgets the master's.
         assert_eq!(a.v.params().adver_int, SEC);
@@ -669,10 +672,10 @@ mod tests {
     #[test]
     fn a_master_with_a_shorter_interval_is_learned_too() {
         let mut a = Alone::new(100, true);
-        let half = Duration::from_millis(500);
+        let half = Interval::from_centis(50);
         let now = a.at(100);
         a.v.advert(now, PEER_HIGH, 110, half);
-        assert_eq!(a.v.master_down_interval(), 3 * half + a.v.skew_time());
+        assert_eq!(a.v.master_down_interval(), 3 * half.as_duration() + a.v.skew_time());
         a.becomes_master_at(100 + 1500 + 610);
     }
 }

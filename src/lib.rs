@@ -15,5 +15,6 @@ pub mod group;
 pub mod hooks;
 pub mod nlparse;
 pub mod packet;
+pub mod profile;
 pub mod rundir;
 pub mod sys;

@@ -201,6 +201,11 @@ impl Advert {
         Advert { vrid, priority, auth_type: auth.type_code(), auth_data: auth.data(), adver_int, addrs }
     }
 
+    /// The advertised interval (whole seconds on the v2 wire).
+    pub fn interval(&self) -> crate::profile::Interval {
+        crate::profile::Interval::from_secs(self.adver_int)
+    }
+
     pub fn wire_len(&self) -> usize {
         MIN_LEN + 4 * self.addrs.len()
     }
@@ -296,7 +301,7 @@ pub fn parse_ipv4(pkt: &[u8]) -> Result<Received, DropKind> {
 pub struct Expect<'a> {
     pub vrid: u8,
     pub auth: &'a Auth,
-    pub adver_int: u8,
+    pub adver_int: crate::profile::Interval,
     /// Our virtual addresses, sorted.
     pub vips: &'a [Ipv4Addr],
     /// Our own addresses on the interface (an advert from one of them is a loop or a spoof).
@@ -330,7 +335,7 @@ impl Expect<'_> {
             return Err(DropKind::AuthData);
         }
         // An interval of 0 is no interval at all (RFC 3768 §5.3.7: 1 s by default, in whole seconds).
-        if a.adver_int == 0 || (self.strict_interval && a.adver_int != self.adver_int) {
+        if a.adver_int == 0 || (self.strict_interval && a.interval() != self.adver_int) {
             return Err(DropKind::Interval);
         }
         if a.priority != 255 && !same_set(&a.addrs, self.vips) {
@@ -378,7 +383,15 @@ mod tests {
     }
 
     fn expect<'a>(auth: &'a Auth, vips: &'a [Ipv4Addr]) -> Expect<'a> {
-        Expect { vrid: 51, auth, adver_int: 1, vips, own: &[], owner: false, strict_interval: true }
+        Expect {
+            vrid: 51,
+            auth,
+            adver_int: crate::profile::Interval::from_secs(1),
+            vips,
+            own: &[],
+            owner: false,
+            strict_interval: true,
+        }
     }
 
     #[test]
@@ -502,7 +515,7 @@ mod tests {
         let e = Expect {
             vrid: 51,
             auth: &Auth::None,
-            adver_int: 1,
+            adver_int: crate::profile::Interval::from_secs(1),
             vips: &sorted,
             own: &[],
             owner: false,
@@ -515,7 +528,7 @@ mod tests {
         let e = Expect {
             vrid: 51,
             auth: &Auth::None,
-            adver_int: 1,
+            adver_int: crate::profile::Interval::from_secs(1),
             vips: &vips,
             own: &own,
             owner: false,
@@ -525,7 +538,7 @@ mod tests {
         let e = Expect {
             vrid: 51,
             auth: &Auth::None,
-            adver_int: 1,
+            adver_int: crate::profile::Interval::from_secs(1),
             vips: &vips,
             own: &[],
             owner: true,
@@ -650,7 +663,7 @@ mod property {
                 let e = Expect {
                     vrid: rcv.advert.vrid,
                     auth: &Auth::None,
-                    adver_int: rcv.advert.adver_int,
+                    adver_int: rcv.advert.interval(),
                     vips: &vips,
                     own: &own,
                     owner: false,

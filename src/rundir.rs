@@ -12,6 +12,7 @@
 
 use crate::arp::{fmt_mac, parse_mac};
 use crate::cli::Vip;
+use crate::profile::Interval;
 use crate::sys::proc::flock;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -209,7 +210,7 @@ pub struct Member {
     pub link_up: bool,
     /// Advertisement interval (s) and authentication type (0 none, 1 password): what a survivor needs
     /// to send priority 0 on a dead member's link.
-    pub adver_int: u8,
+    pub adver_int: Interval,
     pub auth_type: u8,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
@@ -230,7 +231,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tint={}\tauth={}\tsince={}\tnovmac={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -242,7 +243,7 @@ impl Member {
             vips.join(","),
             self.members,
             if self.link_up { "up" } else { "down" },
-            self.adver_int,
+            self.adver_int.centis(),
             self.auth_type,
             self.since_ms,
             u8::from(self.no_vmac),
@@ -280,7 +281,9 @@ impl Member {
                 }
                 "members" => m.members = v.parse().ok()?,
                 "link" => m.link_up = v == "up",
-                "int" => m.adver_int = v.parse().ok()?,
+                // Seconds in records of earlier versions, centiseconds since.
+                "int" => m.adver_int = Interval::from_secs(v.parse().ok()?),
+                "intcs" => m.adver_int = Interval::from_centis(v.parse().ok()?),
                 "auth" => m.auth_type = v.parse().ok()?,
                 "since" => m.since_ms = v.parse().ok()?,
                 "reason" => m.reason = v.to_string(),
@@ -405,7 +408,7 @@ mod tests {
             ],
             members: 2,
             link_up: true,
-            adver_int: 1,
+            adver_int: Interval::from_secs(1),
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),

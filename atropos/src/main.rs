@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vrrpd::control::{Message, Request};
+use vrrpd::profile::Interval;
 use vrrpd::rundir::{self, Member, MemberId};
 use vrrpd::sys::proc;
 
@@ -217,10 +218,10 @@ struct Row {
     drops: String,
     link: String,
     /// Our advertisement interval (s).
-    int: String,
+    int: Option<Interval>,
     /// Adverts accepted with another interval than ours: count, and the peer heard lately with its interval.
     imm: String,
-    imm_peer: Option<(String, String)>,
+    imm_peer: Option<(String, Interval)>,
     /// While MASTER: another router advertising our vrid with adverts we drop (peer, priority, kind, text, ago).
     conflict: Option<[String; 5]>,
     /// Why the member cannot advertise (it is out of the election).
@@ -260,9 +261,11 @@ fn row(seen: &Seen) -> Row {
                 recv: g("recv"),
                 drops: m.get("drops").filter(|d| !d.is_empty()).unwrap_or("-").to_string(),
                 link: g("link"),
-                int: g("int"),
+                int: m.get("intcs").and_then(|v| v.parse().ok()).map(Interval::from_centis),
                 imm: m.get("imm").unwrap_or("0").to_string(),
-                imm_peer: field(m, "imm_peer").zip(field(m, "imm_int")).map(|(p, i)| (p.to_string(), i.to_string())),
+                imm_peer: field(m, "imm_peer")
+                    .zip(field(m, "imm_intcs").and_then(|v| v.parse().ok()))
+                    .map(|(p, i)| (p.to_string(), Interval::from_centis(i))),
                 conflict: match (field(m, "conflict_peer"), field(m, "conflict_prio"), field(m, "conflict_kind")) {
                     (Some(p), Some(pr), Some(k)) => Some([
                         p.to_string(),
@@ -298,7 +301,7 @@ fn row(seen: &Seen) -> Row {
                 recv: "-".into(),
                 drops: "-".into(),
                 link: rec.map(|r| if r.link_up { "up" } else { "down" }.to_string()).unwrap_or("-".into()),
-                int: rec.map(|r| r.adver_int.to_string()).unwrap_or("-".into()),
+                int: rec.map(|r| r.adver_int),
                 imm: "-".into(),
                 imm_peer: None,
                 conflict: None,
@@ -380,9 +383,9 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
         }
         if let Some((peer, int)) = &r.imm_peer {
             problems.push(format!(
-                "{}: {peer} advertises every {int} s, we every {} s (interval mismatch)",
+                "{}: {peer} advertises every {int}, we every {} (interval mismatch)",
                 who(r),
-                r.int
+                r.int.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
             ));
             status = status.max(WARNING);
         }
@@ -479,8 +482,8 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
                         Some((p, i)) => format!(
                             "{{\"peer\":{},\"peer_interval\":{},\"our_interval\":{},\"count\":{}}}",
                             json_str(p),
-                            json_num(i),
-                            json_num(&r.int),
+                            json_secs(Some(*i)),
+                            json_secs(r.int),
                             json_num(&r.imm)
                         ),
                         None => "null".into(),
@@ -582,6 +585,15 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
         line(t.iter().map(|s| s.as_str()).collect());
     }
     status
+}
+
+/// An interval as a JSON number of seconds (`1`, `0.1`), `null` when unknown.
+fn json_secs(i: Option<Interval>) -> String {
+    match i {
+        Some(i) if i.centis().is_multiple_of(100) => (i.centis() / 100).to_string(),
+        Some(i) => format!("{}", f64::from(i.centis()) / 100.0),
+        None => "null".into(),
+    }
 }
 
 fn json_num(s: &str) -> String {

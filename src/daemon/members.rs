@@ -171,7 +171,7 @@ impl Daemon {
             .with("prio", self.fsm.priority())
             .with("cfgprio", self.cfg.priority)
             .with("preempt", u8::from(self.cfg.preempt))
-            .with("int", self.cfg.adver_int)
+            .with("intcs", self.cfg.adver_int.centis())
             .with("mac", fmt_mac(&self.mac))
             .with("omac", fmt_mac(&self.omac))
             .with("vmac", u8::from(!self.cfg.no_vmac))
@@ -194,7 +194,7 @@ impl Daemon {
             .with("fault", self.fault.as_ref().map(|f| f.why.as_str()).unwrap_or("-"))
             .with("imm", self.counters.interval_mismatch)
             .with("imm_peer", self.live_mismatch().map(|m| m.src.to_string()).unwrap_or_else(|| "-".into()))
-            .with("imm_int", self.live_mismatch().map(|m| m.int.to_string()).unwrap_or_else(|| "-".into()))
+            .with("imm_intcs", self.live_mismatch().map(|m| m.int.centis().to_string()).unwrap_or_else(|| "-".into()))
             .with("conflict_peer", conflict.map(|c| c.src.to_string()).unwrap_or_else(|| "-".into()))
             .with("conflict_prio", conflict.map(|c| c.prio.to_string()).unwrap_or_else(|| "-".into()))
             .with("conflict_kind", conflict.map(|c| c.kind.name()).unwrap_or("-"))
@@ -265,7 +265,7 @@ impl Daemon {
                     let adv = Advert::new(
                         rec.vrid,
                         0,
-                        rec.adver_int.max(1),
+                        rec.adver_int.whole_secs().unwrap_or(1),
                         &auth,
                         rec.vips.iter().map(|v| v.addr).collect(),
                     );

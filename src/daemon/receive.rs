@@ -5,7 +5,7 @@ use super::*;
 /// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
 pub(super) struct Mismatch {
     pub(super) src: Ipv4Addr,
-    pub(super) int: u8,
+    pub(super) int: Interval,
     pub(super) at: Instant,
     pub(super) logged_at: Instant,
     pub(super) suppressed: u64,
@@ -28,8 +28,8 @@ pub(super) fn is_conflict(kind: DropKind) -> bool {
 
 /// How long a mismatch or a conflict is shown after its last advert: three of that router's intervals
 /// and a second.
-pub(super) fn lasts(int_s: u8) -> Duration {
-    3 * Duration::from_secs(int_s.max(1).into()) + Duration::from_secs(1)
+pub(super) fn lasts(int: Interval) -> Duration {
+    3 * int.as_duration() + Duration::from_secs(1)
 }
 
 pub(super) struct DropLog {
@@ -78,13 +78,13 @@ impl Daemon {
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
-                    if r.advert.adver_int != self.cfg.adver_int {
-                        self.note_mismatch(now, r.src, r.advert.adver_int);
+                    let int = r.advert.interval();
+                    if int != self.cfg.adver_int {
+                        self.note_mismatch(now, r.src, int);
                     }
                     if !self.link_up {
                         continue;
                     }
-                    let int = Duration::from_secs(r.advert.adver_int.into());
                     let acts = self.fsm.advert(now, r.src, r.advert.priority, int);
                     if !acts.is_empty() {
                         // A better master here: siblings release in parallel with us.
@@ -105,12 +105,12 @@ impl Daemon {
     }
 
     /// An advert accepted with another interval than ours: counted, logged at most once a second.
-    pub(super) fn note_mismatch(&mut self, now: Instant, src: Ipv4Addr, int: u8) {
+    pub(super) fn note_mismatch(&mut self, now: Instant, src: Ipv4Addr, int: Interval) {
         self.counters.interval_mismatch += 1;
         let ours = self.cfg.adver_int;
         let say = |more: u64| {
             let more = if more > 0 { format!(" ({more} more since the last report)") } else { String::new() };
-            warn!("advert from {src} every {int} s, ours every {ours} s: accepted (interval_mismatch){more}");
+            warn!("advert from {src} every {int}, ours every {ours}: accepted (interval_mismatch){more}");
         };
         match self.mismatch.as_mut() {
             Some(m) if m.src == src && m.int == int && now.duration_since(m.logged_at) < DROP_LOG_EVERY => {
