@@ -31,7 +31,7 @@ use crate::group::{self, Status};
 use crate::hooks::{Hooks, Job};
 use crate::packet::{self, Advert, Auth, DropKind, Expect};
 use crate::profile::{Interval, Version};
-use crate::rundir::{self, Member, MemberId};
+use crate::rundir::{self, Member, MemberId, RecordState};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
 use crate::sys::proc;
 use crate::sys::proc::PidFile;
@@ -347,7 +347,7 @@ impl Daemon {
             ifname: self.cfg.ifname.clone(),
             vrid: self.cfg.vrid,
             pid: std::process::id(),
-            state: self.fsm.state().name().to_string(),
+            state: self.fsm.state().into(),
             prio: self.fsm.priority(),
             cfg_prio: self.cfg.priority,
             omac: Some(self.omac),

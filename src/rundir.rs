@@ -189,6 +189,48 @@ pub fn prepare(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A member's state as recorded: its virtual router's, or DEAD once a survivor cleaned its link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordState {
+    #[default]
+    Init,
+    Backup,
+    Master,
+    Dead,
+}
+
+impl RecordState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Init => "INIT",
+            RecordState::Backup => "BACKUP",
+            RecordState::Master => "MASTER",
+            RecordState::Dead => "DEAD",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RecordState> {
+        [RecordState::Init, RecordState::Backup, RecordState::Master, RecordState::Dead]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+}
+
+impl From<crate::fsm::State> for RecordState {
+    fn from(s: crate::fsm::State) -> RecordState {
+        match s {
+            crate::fsm::State::Initialize => RecordState::Init,
+            crate::fsm::State::Backup => RecordState::Backup,
+            crate::fsm::State::Master => RecordState::Master,
+        }
+    }
+}
+
+impl std::fmt::Display for RecordState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One member's line in the state file. Unknown keys are ignored when reading, so that older and newer
 /// versions can share a run dir during an upgrade.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -196,8 +238,7 @@ pub struct Member {
     pub ifname: String,
     pub vrid: u8,
     pub pid: u32,
-    /// INIT, BACKUP, MASTER, FAULT, or STOPPED.
-    pub state: String,
+    pub state: RecordState,
     pub prio: u8,
     pub cfg_prio: u8,
     /// The interface's own MAC, recorded before the first change.
@@ -235,7 +276,7 @@ impl Member {
             clean(&self.ifname),
             self.vrid,
             self.pid,
-            clean(&self.state),
+            self.state.name(),
             self.prio,
             self.cfg_prio,
             mac(&self.omac),
@@ -267,7 +308,7 @@ impl Member {
                 }
                 "vrid" => m.vrid = v.parse().ok()?,
                 "pid" => m.pid = v.parse().ok()?,
-                "state" => m.state = v.to_string(),
+                "state" => m.state = RecordState::parse(v)?,
                 "prio" => m.prio = v.parse().ok()?,
                 "cfgprio" => m.cfg_prio = v.parse().ok()?,
                 "omac" => m.omac = parse_mac(v),
@@ -397,7 +438,7 @@ mod tests {
             ifname: "eth0".into(),
             vrid: 51,
             pid: 1234,
-            state: "MASTER".into(),
+            state: RecordState::Master,
             prio: 110,
             cfg_prio: 110,
             omac: Some([2, 0, 0, 0, 0, 1]),
@@ -445,11 +486,11 @@ mod tests {
         b.vrid = 52;
         put_member(&dir, &b).unwrap();
         let mut a2 = sample();
-        a2.state = "BACKUP".into();
+        a2.state = RecordState::Backup;
         put_member(&dir, &a2).unwrap();
         let all = read_state(&dir).unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[0].state, "BACKUP");
+        assert_eq!(all[0].state, RecordState::Backup);
         assert_eq!(all[1].vrid, 52);
         // A second vrid on the same interface is another member.
         let mut c = sample();

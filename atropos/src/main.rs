@@ -4,13 +4,14 @@
 //! 3 UNKNOWN. The other commands exit 0 on success, 1 when a member did not confirm, 2 on a usage error,
 //! 3 when nothing can be reached.
 
+use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vrrpd::control::{Message, Request};
 use vrrpd::profile::Interval;
-use vrrpd::rundir::{self, Member, MemberId};
+use vrrpd::rundir::{self, Member, MemberId, RecordState};
 use vrrpd::sys::proc;
 
 const OK: u8 = 0;
@@ -185,21 +186,6 @@ fn fmt_since(ms: u64) -> String {
     }
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
 struct Row {
     ifname: String,
     vrid: String,
@@ -281,7 +267,7 @@ fn row(seen: &Seen) -> Row {
             }
         }
         Err(e) => {
-            let dead = rec.is_some_and(|r| r.state == "DEAD" || !proc::alive(r.pid));
+            let dead = rec.is_some_and(|r| r.state == RecordState::Dead || !proc::alive(r.pid));
             Row {
                 ifname: seen.ifname.clone(),
                 vrid: rec.map(|r| r.vrid.to_string()).unwrap_or("-".into()),
@@ -409,11 +395,15 @@ fn status_word(s: u8) -> &'static str {
 /// Prints an UNKNOWN result (text or JSON) and returns its exit status.
 fn unknown(dir: &Path, json: bool, msg: &str) -> u8 {
     if json {
-        println!(
-            "{{\"status\":\"UNKNOWN\",\"exit\":3,\"state\":\"UNKNOWN\",\"rundir\":{},\"problems\":[{}],\"members\":[]}}",
-            json_str(&dir.display().to_string()),
-            json_str(msg)
-        );
+        let doc = json!({
+            "status": "UNKNOWN",
+            "exit": UNKNOWN,
+            "state": "UNKNOWN",
+            "rundir": dir.display().to_string(),
+            "problems": [msg],
+            "members": [],
+        });
+        println!("{doc}");
     } else {
         println!("VRRP UNKNOWN: {msg}");
     }
@@ -430,7 +420,7 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
         // Records but no live process: no vrrpd is running on this host.
         let left: Vec<String> = seen
             .iter()
-            .map(|s| format!("{} ({})", s.ifname, s.record.as_ref().map(|r| r.state.as_str()).unwrap_or("no record")))
+            .map(|s| format!("{} ({})", s.ifname, s.record.as_ref().map(|r| r.state.name()).unwrap_or("no record")))
             .collect();
         let msg = format!("no vrrpd answers in {} (left in the state file: {})", dir.display(), left.join(", "));
         return unknown(dir, json, &msg);
@@ -438,86 +428,17 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
     let rows: Vec<Row> = seen.iter().map(row).collect();
     let (global, status, problems) = assess(&rows, &seen, drained);
     if json {
-        let members: Vec<String> = rows
-            .iter()
-            .zip(&seen)
-            .map(|(r, s)| {
-                let mut f = vec![
-                    format!("\"interface\":{}", json_str(&r.ifname)),
-                    format!("\"vrid\":{}", json_num(&r.vrid)),
-                    format!("\"state\":{}", json_str(&r.state)),
-                    format!("\"priority\":{}", json_num(&r.prio)),
-                    format!("\"configured_priority\":{}", json_num(&r.cfgprio)),
-                    format!("\"mac\":{}", json_str(&r.mac)),
-                    format!(
-                        "\"virtual_addresses\":[{}]",
-                        r.vips
-                            .split(',')
-                            .filter(|v| !v.is_empty() && *v != "-")
-                            .map(json_str)
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ),
-                    format!("\"link\":{}", json_str(&r.link)),
-                    format!("\"master_heard\":{}", if r.heard == "-" { "null".into() } else { json_str(&r.heard) }),
-                    format!("\"master_heard_priority\":{}", json_num(&r.heard_prio)),
-                    format!("\"since_ms\":{}", r.since_ms),
-                    format!("\"reason\":{}", json_str(&r.reason)),
-                    format!("\"pid\":{}", json_num(&r.pid)),
-                    format!("\"adverts_sent\":{}", json_num(&r.sent)),
-                    format!("\"adverts_received\":{}", json_num(&r.recv)),
-                ];
-                let drops: Vec<String> = r
-                    .drops
-                    .split(',')
-                    .filter_map(|d| d.split_once(':'))
-                    .map(|(k, v)| format!("{}:{}", json_str(k), json_num(v)))
-                    .collect();
-                f.push(format!("\"dropped\":{{{}}}", drops.join(",")));
-                f.push(format!("\"fault\":{}", r.fault.as_deref().map(json_str).unwrap_or("null".into())));
-                f.push(format!("\"counters\":{{\"interval_mismatch\":{}}}", json_num(&r.imm)));
-                f.push(format!(
-                    "\"interval_mismatch\":{}",
-                    match &r.imm_peer {
-                        Some((p, i)) => format!(
-                            "{{\"peer\":{},\"peer_interval\":{},\"our_interval\":{},\"count\":{}}}",
-                            json_str(p),
-                            json_secs(Some(*i)),
-                            json_secs(r.int),
-                            json_num(&r.imm)
-                        ),
-                        None => "null".into(),
-                    }
-                ));
-                f.push(format!(
-                    "\"conflict\":{}",
-                    match &r.conflict {
-                        Some([p, pr, k, why, ago]) => format!(
-                            "{{\"peer\":{},\"peer_priority\":{},\"reason\":{},\"text\":{},\"ago_ms\":{}}}",
-                            json_str(p),
-                            json_num(pr),
-                            json_str(k),
-                            json_str(why),
-                            json_num(ago)
-                        ),
-                        None => "null".into(),
-                    }
-                ));
-                f.push(format!("\"problem\":{}", r.problem.as_deref().map(json_str).unwrap_or("null".into())));
-                if let Ok(m) = &s.answer {
-                    f.push(format!("\"held_backup_because\":{}", json_str(m.get("held").unwrap_or(""))));
-                }
-                format!("{{{}}}", f.join(","))
-            })
-            .collect();
-        println!(
-            "{{\"status\":{},\"exit\":{status},\"state\":{},\"drained\":{drained},\"rundir\":{},\"problems\":[{}],\"members\":[{}]}}",
-            json_str(status_word(status)),
-            json_str(&global),
-            json_str(&dir.display().to_string()),
-            problems.iter().map(|p| json_str(p)).collect::<Vec<_>>().join(","),
-            members.join(",")
-        );
+        let members: Vec<Value> = rows.iter().zip(&seen).map(|(r, s)| member_json(r, s)).collect();
+        let doc = json!({
+            "status": status_word(status),
+            "exit": status,
+            "state": global,
+            "drained": drained,
+            "rundir": dir.display().to_string(),
+            "problems": problems,
+            "members": members,
+        });
+        println!("{doc}");
         return status;
     }
     println!(
@@ -587,17 +508,62 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
     status
 }
 
-/// An interval as a JSON number of seconds (`1`, `0.1`), `null` when unknown.
-fn json_secs(i: Option<Interval>) -> String {
-    match i {
-        Some(i) if i.centis().is_multiple_of(100) => (i.centis() / 100).to_string(),
-        Some(i) => format!("{}", f64::from(i.centis()) / 100.0),
-        None => "null".into(),
+/// A member's `--json` object.
+fn member_json(r: &Row, s: &Seen) -> Value {
+    let drops: Map<String, Value> =
+        r.drops.split(',').filter_map(|d| d.split_once(':')).map(|(k, v)| (k.to_string(), num(v))).collect();
+    let mut m = json!({
+        "interface": r.ifname,
+        "vrid": num(&r.vrid),
+        "state": r.state,
+        "priority": num(&r.prio),
+        "configured_priority": num(&r.cfgprio),
+        "mac": r.mac,
+        "virtual_addresses": r.vips.split(',').filter(|v| !v.is_empty() && *v != "-").collect::<Vec<_>>(),
+        "link": r.link,
+        "master_heard": (r.heard != "-").then_some(&r.heard),
+        "master_heard_priority": num(&r.heard_prio),
+        "since_ms": r.since_ms,
+        "reason": r.reason,
+        "pid": num(&r.pid),
+        "adverts_sent": num(&r.sent),
+        "adverts_received": num(&r.recv),
+        "dropped": drops,
+        "fault": r.fault,
+        "counters": { "interval_mismatch": num(&r.imm) },
+        "interval_mismatch": r.imm_peer.as_ref().map(|(p, i)| json!({
+            "peer": p,
+            "peer_interval": secs(Some(*i)),
+            "our_interval": secs(r.int),
+            "count": num(&r.imm),
+        })),
+        "conflict": r.conflict.as_ref().map(|[p, pr, k, why, ago]| json!({
+            "peer": p,
+            "peer_priority": num(pr),
+            "reason": k,
+            "text": why,
+            "ago_ms": num(ago),
+        })),
+        "problem": r.problem,
+    });
+    if let (Ok(a), Some(obj)) = (&s.answer, m.as_object_mut()) {
+        obj.insert("held_backup_because".into(), a.get("held").unwrap_or("").into());
     }
+    m
 }
 
-fn json_num(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) { s.to_string() } else { "null".into() }
+/// A decimal field as a JSON number (`null` when absent or "-").
+fn num(s: &str) -> Value {
+    s.parse::<u64>().map(Value::from).unwrap_or(Value::Null)
+}
+
+/// An interval as a JSON number of seconds (`1`, `0.1`), `null` when unknown.
+fn secs(i: Option<Interval>) -> Value {
+    match i {
+        Some(i) if i.centis().is_multiple_of(100) => Value::from(i.centis() / 100),
+        Some(i) => Value::from(f64::from(i.centis()) / 100.0),
+        None => Value::Null,
+    }
 }
 
 /// Sends one command to every member; prints one line each. Exit 0 when all confirmed.
@@ -615,7 +581,7 @@ fn broadcast(dir: &Path, req: Request, what: &str) -> u8 {
                 println!("{}: {what} {}", s.ifname, detail.join(", "));
             }
             Err(e) => {
-                if s.record.as_ref().is_some_and(|r| r.state == "DEAD") {
+                if s.record.as_ref().is_some_and(|r| r.state == RecordState::Dead) {
                     println!("{}: not running (dead member)", s.ifname);
                 } else {
                     println!("{}: FAILED: {e}", s.ifname);
@@ -792,9 +758,13 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-        assert_eq!(json_num("12"), "12");
-        assert_eq!(json_num("-"), "null");
+    fn json_numbers_and_intervals() {
+        assert_eq!(num("12"), json!(12));
+        assert_eq!(num("-"), Value::Null);
+        assert_eq!(secs(Some(Interval::from_secs(2))), json!(2));
+        assert_eq!(secs(Some(Interval::from_centis(10))), json!(0.1));
+        assert_eq!(secs(None), Value::Null);
+        // Strings are escaped by serde_json.
+        assert_eq!(json!({"r": "a\"b\\c\n"}).to_string(), r#"{"r":"a\"b\\c\n"}"#);
     }
 }

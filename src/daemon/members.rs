@@ -245,7 +245,7 @@ impl Daemon {
             warn!("{ifname} no longer exists: nothing to clean");
             return;
         };
-        let was_master = rec.state == "MASTER";
+        let was_master = rec.state == RecordState::Master;
         // Priority 0 first, so that the peer takes that LAN over in Skew_Time.
         if was_master {
             let auth = if rec.auth_type == 0 {
@@ -300,7 +300,7 @@ impl Daemon {
             }
         }
         let mut dead = rec;
-        dead.state = "DEAD".into();
+        dead.state = RecordState::Dead;
         dead.mac = dead.omac;
         dead.since_ms = unix_ms();
         dead.reason = format!("process died; link cleaned by {}", self.id);
