@@ -15,6 +15,8 @@ mod members;
 mod onsignal;
 /// Received adverts: checks, interval mismatch, split-brain signals, counted drops.
 mod receive;
+/// Crash recovery at start: stale virtual addresses, the original MAC.
+mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
 
@@ -25,9 +27,10 @@ use receive::{Conflict, DropLog, Mismatch};
 use crate::arp::{self, fmt_mac, is_virtual_mac};
 use crate::cli::{Config, Vip};
 use crate::control::{self, Message, Request};
+use crate::core::{Core, Effect, GARP_REPEATS, Identity};
 use crate::ctl::{Ctl, Role};
-use crate::fsm::{Action, Params, State, Vrrp};
-use crate::group::{self, Status};
+use crate::fsm::{Params, State, Vrrp};
+use crate::group::Status;
 use crate::hooks::{Hooks, Job};
 use crate::packet::{self, Advert, Auth, DropKind, Expect};
 use crate::profile::{Interval, Version};
@@ -52,8 +55,6 @@ const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
 const T_WATCH: Token = Token(5);
 
-/// Gratuitous ARP bursts after becoming MASTER, relative to the transition.
-const GARP_MASTER: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
 /// How long link-down events caused by our own down/set/up MAC fallback are ignored.
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
 /// A MASTER whose adverts fail this many times in a row cannot advertise: it resigns.
@@ -94,9 +95,9 @@ pub struct Daemon {
     vip_addrs: Vec<Ipv4Addr>,
     omac: [u8; 6],
     mac: [u8; 6],
-    link_up: bool,
     ignore_down_until: Option<Instant>,
-    fsm: Vrrp,
+    /// The virtual router under the group's verdict (pure): what to do, in order.
+    core: Core,
     rtnl: Rtnl,
     events: Events,
     vsock: VrrpSocket,
@@ -108,17 +109,10 @@ pub struct Daemon {
     pending_reads: std::collections::BTreeSet<usize>,
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
-    drained: bool,
     /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
     watch: Option<DirWatch>,
     /// The pid file recreated after the run dir was removed (the original one is held by main).
     pidfile_again: Option<PidFile>,
-    /// Last status sent to siblings.
-    announced: Option<Status>,
-    /// Last verdict reason logged, to log group changes once.
-    last_why_not: String,
-    /// Why the host holds us BACKUP although we won our own election (None when not held).
-    held: Option<String>,
     pub counters: Counters,
     mismatch: Option<Mismatch>,
     conflict: Option<Conflict>,
@@ -166,86 +160,8 @@ impl Daemon {
 
         // 1. Recover from a previous run of ours on this interface (crash, SIGKILL, power cut).
         let id = MemberId::new(&cfg.ifname, cfg.vrid);
-        let records = match rundir::read_state(&cfg.rundir) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                warn!("{e}: ignored, it is replaced by a fresh state file");
-                Vec::new()
-            }
-            Err(e) => return Err(format!("{}: reading the state file: {e}", cfg.rundir.display())),
-        };
-        let previous = records.iter().find(|m| m.id() == id).cloned();
-        // The record of the interface's original MAC: ours, or that of a dead member that set the MAC
-        // of this interface under another vrid (we hold the interface's MAC claim, so no live one does).
-        let mac_record = records
-            .iter()
-            .filter(|m| m.ifname == cfg.ifname && !m.no_vmac && m.omac.is_some())
-            .find(|m| m.id() == id || !proc::alive(m.pid))
-            .filter(|_| !cfg.no_vmac)
-            .cloned();
-        let addrs = rtnl.addrs(ifindex).map_err(io_ctx(format!("{}: reading addresses", cfg.ifname)))?;
-        let mut stale: Vec<Vip> = Vec::new();
-        for a in &addrs {
-            let ours_by_label = a.label.is_some()
-                && (a.label == label || a.label == previous.as_ref().and_then(|p| vip_label(&p.ifname, p.vrid)));
-            let ours_by_record = previous.as_ref().is_some_and(|p| p.vips.iter().any(|v| v.addr == a.addr))
-                && a.label.as_deref() != Some(cfg.ifname.as_str());
-            if ours_by_label || ours_by_record {
-                stale.push(Vip { addr: a.addr, prefix: a.prefix });
-            }
-        }
-        for v in &stale {
-            rtnl.del_addr(ifindex, v.addr, v.prefix).map_err(io_ctx(format!("removing stale address {v}")))?;
-            warn!("removed stale virtual address {v} left by a previous vrrpd");
-        }
-        let cur_mac = link.mac.ok_or_else(|| format!("{}: the interface has no Ethernet address", cfg.ifname))?;
-        // The recorded MAC is given back only over a virtual MAC (ours, left behind); a MAC that is not
-        // virtual and differs is the interface's own now (re-created, or set by the administrator).
-        let omac = match mac_record.as_ref().and_then(|p| p.omac) {
-            Some(recorded) if recorded != cur_mac && is_virtual_mac(&cur_mac) => {
-                let how = set_mac_any(&mut rtnl, ifindex, recorded, force_fallback)
-                    .map_err(io_ctx(format!("restoring the original MAC {}", fmt_mac(&recorded))))?;
-                warn!(
-                    "restored the original MAC {} {how} (a previous vrrpd left {} on the interface)",
-                    fmt_mac(&recorded),
-                    fmt_mac(&cur_mac)
-                );
-                recorded
-            }
-            Some(recorded) if recorded != cur_mac => {
-                warn!(
-                    "the state file records MAC {} for {}, which now has {} (not a virtual MAC): the interface was \
-                     re-created or its MAC changed; {} is its own MAC from now on",
-                    fmt_mac(&recorded),
-                    cfg.ifname,
-                    fmt_mac(&cur_mac),
-                    fmt_mac(&cur_mac)
-                );
-                cur_mac
-            }
-            Some(recorded) => recorded,
-            None if is_virtual_mac(&cur_mac) && !cfg.no_vmac => {
-                // Never take a virtual MAC for the interface's own: a BACKUP would then duplicate the master's.
-                return Err(format!(
-                    "{} carries the virtual MAC {} and no original MAC is recorded in {}: vrrpd cannot know the \
-                     interface's own MAC. Set it back (ip link set {} address <its MAC>) and start again, or run with -n",
-                    cfg.ifname,
-                    fmt_mac(&cur_mac),
-                    cfg.rundir.display(),
-                    cfg.ifname
-                ));
-            }
-            None => cur_mac,
-        };
-        // Records of dead members that set this interface's MAC under another vrid are now used up.
-        if let Some(rec) = mac_record.as_ref().filter(|r| r.id() != id) {
-            let gone = rec.id();
-            if let Err(e) = rundir::update_state(&cfg.rundir, |all| all.retain(|m| m.id() != gone)) {
-                warn!("cannot drop the old record of {gone}: {e}");
-            }
-        }
-
-        let addrs = if stale.is_empty() { addrs } else { rtnl.addrs(ifindex).map_err(io_ctx("reading addresses"))? };
+        let recovery::Recovered { omac, addrs } =
+            recovery::recover(&cfg, &id, ifindex, &mut rtnl, link.mac, &label, force_fallback)?;
         let primary = primary_of(&addrs, &vip_addrs)
             .ok_or_else(|| format!("{}: the interface has no IPv4 address", cfg.ifname))?;
         let own: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| !vip_addrs.contains(a)).collect();
@@ -291,6 +207,9 @@ impl Daemon {
             },
             now,
         );
+        let who =
+            Identity { ifname: cfg.ifname.clone(), vrid: cfg.vrid, pid: std::process::id(), members: cfg.members };
+        let core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));
         let d = Daemon {
             id,
             ifindex,
@@ -301,9 +220,8 @@ impl Daemon {
             vip_addrs,
             omac,
             mac: omac,
-            link_up: link.usable(),
             ignore_down_until: None,
-            fsm,
+            core,
             rtnl,
             events,
             vsock,
@@ -314,12 +232,8 @@ impl Daemon {
             pending_reads: Default::default(),
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
-            drained: rundir::drained(&cfg.rundir),
             watch,
             pidfile_again: None,
-            announced: None,
-            last_why_not: String::new(),
-            held: None,
             counters: Counters::default(),
             mismatch: None,
             conflict: None,
@@ -339,7 +253,7 @@ impl Daemon {
     }
 
     fn in_group(&self) -> bool {
-        self.cfg.members.is_some()
+        self.core.in_group()
     }
 
     fn member(&self) -> Member {
@@ -347,14 +261,14 @@ impl Daemon {
             ifname: self.cfg.ifname.clone(),
             vrid: self.cfg.vrid,
             pid: std::process::id(),
-            state: self.fsm.state().into(),
-            prio: self.fsm.priority(),
+            state: self.core.fsm.state().into(),
+            prio: self.core.fsm.priority(),
             cfg_prio: self.cfg.priority,
             omac: Some(self.omac),
             mac: Some(self.mac),
             vips: self.cfg.vips.clone(),
             members: self.cfg.members.unwrap_or(0),
-            link_up: self.link_up,
+            link_up: self.core.link_up,
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,
@@ -365,25 +279,14 @@ impl Daemon {
 
     /// Why we are in our role, and why we are held BACKUP when we won our election.
     fn reason(&self) -> String {
-        match &self.held {
-            Some(h) => format!("{}; held BACKUP: {h}", self.fsm.reason()),
-            None => self.fsm.reason().to_string(),
+        match self.core.held() {
+            Some(h) => format!("{}; held BACKUP: {h}", self.core.fsm.reason()),
+            None => self.core.fsm.reason().to_string(),
         }
     }
 
     fn status(&self) -> Status {
-        Status {
-            ifname: self.cfg.ifname.clone(),
-            vrid: self.cfg.vrid,
-            pid: std::process::id(),
-            state: self.fsm.state(),
-            wants: self.fsm.wants_master(),
-            link_up: self.link_up,
-            prio: self.fsm.priority(),
-            resigned: self.fsm.won_by_resignation(),
-            fault: self.fault.is_some(),
-            members: self.cfg.members.unwrap_or(0),
-        }
+        self.core.status()
     }
 
     /// The siblings we hear from, one per interface.
@@ -403,18 +306,18 @@ impl Daemon {
             if self.cfg.no_vmac { " (-n: kept)" } else { "" },
             self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
             self.cfg.members.map(|n| format!(", group of {n} (-M)")).unwrap_or_default(),
-            if self.drained { ", host DRAINED by atropos --backup" } else { "" },
+            if self.core.drained { ", host DRAINED by atropos --backup" } else { "" },
         );
-        if !self.link_up {
+        if !self.core.link_up {
             warn!("link is down: staying BACKUP until it comes up");
         }
         if self.in_group() {
             self.connect_siblings();
         }
         let now = Instant::now();
-        let acts = self.fsm.startup(now);
-        self.run_actions(now, acts);
-        info!("INIT -> BACKUP: {}", self.fsm.reason());
+        let acts = self.core.fsm.startup(now);
+        self.apply(now, Core::effects_of(acts));
+        info!("INIT -> BACKUP: {}", self.core.fsm.reason());
         self.queue_hook(now, State::Initialize, State::Backup);
         self.settle(now);
         self.save_state_logged();
@@ -466,7 +369,7 @@ impl Daemon {
 
     fn next_deadline(&self) -> Option<Instant> {
         [
-            self.fsm.next_deadline(),
+            self.core.fsm.next_deadline(),
             self.garp_at.iter().min().copied(),
             self.ignore_down_until,
             self.hooks.deadline(),
@@ -477,83 +380,35 @@ impl Daemon {
         .min()
     }
 
-    /// Runs timers, then applies the group's verdict until nothing changes, then tells the siblings.
+    /// Runs timers, then applies the group's verdict until nothing changes, then tells the siblings
+    /// (the core decides, in order; a fault found while sending puts the question again).
     fn settle(&mut self, now: Instant) {
-        let mut held_changed = false;
-        for _ in 0..4 {
-            let me = self.status();
-            let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
-            let v = group::verdict(&me, &siblings, self.cfg.members.unwrap_or(1), self.drained);
-            self.fsm.set_sibling_won(v.sibling_won, v.sibling_resigned);
-            let mut acts = self.fsm.tick(now);
-            let wish = self.fsm.wants_master();
-            // A tick may have made us a candidate: recompute with our new wish.
-            let v = if wish != me.wants {
-                group::verdict(&self.status(), &siblings, self.cfg.members.unwrap_or(1), self.drained)
-            } else {
-                v
-            };
-            if v.why_not != self.last_why_not {
-                if v.allow && self.in_group() {
-                    info!("group: every member won its election: the host may be MASTER");
-                } else if !v.allow {
-                    debug!("group: host held BACKUP: {}", v.why_not);
-                }
-                self.last_why_not = v.why_not.clone();
-            }
-            // Say once, at info, when this LAN's election is won but the host is held BACKUP.
-            let held =
-                (!v.allow && self.fsm.state() == State::Backup && self.fsm.wants_master()).then(|| v.why_not.clone());
-            if held != self.held {
-                if let Some(h) = &held {
-                    info!("won the election on this LAN ({}) but held BACKUP: {h}", self.fsm.reason());
-                }
-                self.held = held;
-                held_changed = true;
-            }
-            let why = if self.in_group() { format!("group: {}", v.why_not) } else { v.why_not.clone() };
-            acts.extend(self.fsm.verdict(now, v.allow, &why));
-            if acts.is_empty() {
+        for _ in 0..2 {
+            let siblings = if self.core.in_group() { self.siblings() } else { Vec::new() };
+            let effects = self.core.settle(now, &siblings);
+            let fault_before = self.fault.is_some();
+            self.apply(now, effects);
+            if self.fault.is_some() == fault_before {
                 break;
             }
-            // Siblings first: they release (or take over) in parallel with our own actions.
-            self.announce();
-            self.run_actions(now, acts);
         }
-        if held_changed {
-            self.save_state_logged();
-        }
-        self.announce();
     }
 
-    fn run_actions(&mut self, now: Instant, acts: Vec<Action>) {
-        let mut transition = None;
-        for a in acts {
-            match a {
-                Action::SendAdvert { priority } => self.send_advert(priority),
-                Action::EnterMaster { reason } => {
-                    self.enter_master(&reason);
-                    transition = Some((State::Backup, State::Master));
+    /// Executes the core's effects, in their order.
+    fn apply(&mut self, now: Instant, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Announce(st) => self.send_status(&st),
+                Effect::SendAdvert { priority } => self.send_advert(priority),
+                Effect::TakeOver { reason } => self.enter_master(&reason),
+                Effect::GiveBack { reason } => self.leave_master(&reason),
+                Effect::Garp => {
+                    self.garp_at = GARP_REPEATS.iter().map(|d| now + *d).collect();
+                    self.garp_master();
                 }
-                Action::LeaveMaster { reason } => {
-                    self.leave_master(&reason);
-                    transition = Some((State::Master, State::Backup));
-                }
+                Effect::Save => self.save_state_logged(),
+                Effect::Hook { from, to } => self.queue_hook(now, from, to),
             }
-        }
-        // After the MAC, the addresses and the advert: gratuitous ARP, the run dir, then the hook.
-        match transition {
-            Some((_, State::Master)) => {
-                self.garp_at = GARP_MASTER.iter().skip(1).map(|d| now + *d).collect();
-                self.garp_master();
-                self.save_state_logged();
-                self.queue_hook(now, State::Backup, State::Master);
-            }
-            Some((from, to)) => {
-                self.save_state_logged();
-                self.queue_hook(now, from, to);
-            }
-            None => {}
         }
     }
 
@@ -621,7 +476,7 @@ impl Daemon {
     fn on_timers(&mut self, now: Instant) {
         if self.garp_at.iter().any(|t| *t <= now) {
             self.garp_at.retain(|t| *t > now);
-            if self.fsm.state() == State::Master {
+            if self.core.fsm.state() == State::Master {
                 self.garp_master();
             }
         }
@@ -641,8 +496,8 @@ impl Daemon {
     pub fn shutdown(&mut self, why: &str) {
         let now = Instant::now();
         self.say_bye(why);
-        let acts = self.fsm.shutdown(now, why);
-        self.run_actions(now, acts);
+        let acts = self.core.fsm.shutdown(now, why);
+        self.apply(now, Core::effects_of(acts));
         let _ = std::fs::remove_file(rundir::sock_path(&self.cfg.rundir, &self.id));
         // Keep the record (and so the original MAC) if the MAC could not be given back.
         let res = if self.mac == self.omac {

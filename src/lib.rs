@@ -8,6 +8,7 @@
 pub mod arp;
 pub mod cli;
 pub mod control;
+pub mod core;
 pub mod ctl;
 pub mod daemon;
 pub mod fsm;

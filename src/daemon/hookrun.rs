@@ -15,10 +15,10 @@ impl Daemon {
             ("VRRP_PREV_STATE".into(), from.name().to_string()),
             ("VRRP_IFACE".into(), self.cfg.ifname.clone()),
             ("VRRP_VRID".into(), self.cfg.vrid.to_string()),
-            ("VRRP_PRIORITY".into(), self.fsm.priority().to_string()),
+            ("VRRP_PRIORITY".into(), self.core.fsm.priority().to_string()),
             ("VRRP_VIPS".into(), vips.join(" ")),
             ("VRRP_VMAC".into(), fmt_mac(&self.cfg.vmac())),
-            ("VRRP_REASON".into(), self.fsm.reason().to_string()),
+            ("VRRP_REASON".into(), self.core.fsm.reason().to_string()),
         ];
         let job =
             Job { script, state: to.name().to_string(), ifname: self.cfg.ifname.clone(), vrid: self.cfg.vrid, env };

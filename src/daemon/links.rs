@@ -45,10 +45,10 @@ impl Daemon {
     pub(super) fn interface_gone(&mut self, now: Instant) -> Exit {
         error!("the interface was deleted: stopping");
         self.garp_at.clear();
-        self.link_up = false;
-        let was_master = self.fsm.state() == State::Master;
+        self.core.link_up = false;
+        let was_master = self.core.fsm.state() == State::Master;
         // Nothing left to send on or to give back: the addresses went with the interface.
-        let _ = self.fsm.shutdown(now, "interface deleted");
+        let _ = self.core.fsm.shutdown(now, "interface deleted");
         self.since_ms = unix_ms();
         self.say_bye("interface deleted");
         if was_master {
@@ -97,16 +97,16 @@ impl Daemon {
             debug!("link down during our own MAC change: ignored for now");
             return Ok(());
         }
-        if up == self.link_up {
+        if up == self.core.link_up {
             return Ok(());
         }
-        self.link_up = up;
+        self.core.link_up = up;
         if up {
             info!("link is up: rejoining the election (listening for a master first)");
-            let acts = self.fsm.restart(now);
-            self.run_actions(now, acts);
+            let acts = self.core.fsm.restart(now);
+            self.apply(now, Core::effects_of(acts));
         } else {
-            warn!("link is down{}", if self.fsm.state() == State::Master { ": leaving MASTER" } else { "" });
+            warn!("link is down{}", if self.core.fsm.state() == State::Master { ": leaving MASTER" } else { "" });
         }
         self.settle(now);
         self.since_ms = unix_ms();
@@ -129,7 +129,7 @@ impl Daemon {
         {
             info!("primary address changed from {} to {p}", self.primary);
             self.primary = p;
-            self.fsm.set_primary(p);
+            self.core.fsm.set_primary(p);
             if let Err(e) = self.vsock.set_source(self.ifindex, p) {
                 warn!("cannot use {p} as the advert source: {e}");
             }
@@ -145,7 +145,7 @@ impl Daemon {
             Some(p) if no_source => self.clear_fault(Instant::now(), &format!("address {p} is back")),
             _ => {}
         }
-        if self.fsm.state() == State::Master && self.fault.is_none() {
+        if self.core.fsm.state() == State::Master && self.fault.is_none() {
             for v in self.cfg.vips.clone() {
                 if !self.foreign_vips.contains(&v.addr) && !addrs.iter().any(|a| a.addr == v.addr) {
                     warn!("virtual address {v} was removed by someone else while MASTER: adding it back");
@@ -164,6 +164,7 @@ impl Daemon {
             if retry { format!(" for {} s", FAULT_RETRY.as_secs()) } else { String::new() }
         );
         self.fault = Some(Fault { why, retry_at: retry.then(|| now + FAULT_RETRY) });
+        self.core.fault = true;
         self.since_ms = unix_ms();
     }
 
@@ -172,10 +173,11 @@ impl Daemon {
         if self.fault.take().is_none() {
             return;
         }
+        self.core.fault = false;
         info!("{how}: rejoining the election (listening for a master first)");
         self.send_failures = 0;
-        let acts = self.fsm.restart(now);
-        self.run_actions(now, acts);
+        let acts = self.core.fsm.restart(now);
+        self.apply(now, Core::effects_of(acts));
         self.since_ms = unix_ms();
         self.save_state_logged();
     }

@@ -142,7 +142,9 @@ impl Daemon {
             Some(r @ (Request::Drain | Request::Resume)) => {
                 self.follow_drain_file(if r == Request::Drain { "atropos --backup" } else { "atropos --resume" });
                 self.settle(now);
-                Message::new("OK").with("state", self.fsm.state().name()).with("drained", u8::from(self.drained))
+                Message::new("OK")
+                    .with("state", self.core.fsm.state().name())
+                    .with("drained", u8::from(self.core.drained))
             }
             Some(r @ (Request::Reduce | Request::Increase)) => match self.change_priority(r == Request::Increase) {
                 Ok(p) => Message::new("OK").with("prio", p),
@@ -158,17 +160,17 @@ impl Daemon {
             .filter(|k| self.counters.drops[k.index()] > 0)
             .map(|k| format!("{}:{}", k.name(), self.counters.drops[k.index()]))
             .collect();
-        let heard = self.fsm.heard();
+        let heard = self.core.fsm.heard();
         let siblings = self.siblings();
-        let v = group::verdict(&self.status(), &siblings, self.cfg.members.unwrap_or(1), self.drained);
+        let v = self.core.verdict(&siblings);
         let conflict = self.live_conflict();
         Message::new("INFO")
             .with("if", &self.cfg.ifname)
             .with("vrid", self.cfg.vrid)
             .with("pid", std::process::id())
-            .with("state", self.fsm.state().name())
-            .with("wants", u8::from(self.fsm.wants_master()))
-            .with("prio", self.fsm.priority())
+            .with("state", self.core.fsm.state().name())
+            .with("wants", u8::from(self.core.fsm.wants_master()))
+            .with("prio", self.core.fsm.priority())
             .with("cfgprio", self.cfg.priority)
             .with("preempt", u8::from(self.cfg.preempt))
             .with("intcs", self.cfg.adver_int.centis())
@@ -176,7 +178,7 @@ impl Daemon {
             .with("omac", fmt_mac(&self.omac))
             .with("vmac", u8::from(!self.cfg.no_vmac))
             .with("vips", self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
-            .with("link", if self.link_up { "up" } else { "down" })
+            .with("link", if self.core.link_up { "up" } else { "down" })
             .with("heard", heard.map(|h| h.src.to_string()).unwrap_or_else(|| "-".into()))
             .with("heard_prio", heard.map(|h| h.priority.to_string()).unwrap_or_else(|| "-".into()))
             .with("heard_ago_ms", heard.map(|h| h.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()))
@@ -188,7 +190,7 @@ impl Daemon {
             .with("members", self.cfg.members.unwrap_or(0))
             .with("present", 1 + siblings.len())
             .with("siblings", siblings.iter().map(|s| s.id().stem()).collect::<Vec<_>>().join(","))
-            .with("drained", u8::from(self.drained))
+            .with("drained", u8::from(self.core.drained))
             .with("held", &v.why_not)
             .with("strict", u8::from(self.cfg.strict_interval))
             .with("fault", self.fault.as_ref().map(|f| f.why.as_str()).unwrap_or("-"))
@@ -309,20 +311,12 @@ impl Daemon {
         }
     }
 
-    /// Tells the siblings our status when it changed.
-    pub(super) fn announce(&mut self) {
-        if !self.in_group() {
-            return;
-        }
-        let st = self.status();
-        if self.announced.as_ref() == Some(&st) {
-            return;
-        }
-        let line = control::status_msg("STATUS", &st).encode();
+    /// Sends our STATUS to every sibling.
+    pub(super) fn send_status(&mut self, st: &Status) {
+        let line = control::status_msg("STATUS", st).encode();
         for t in self.ctl.member_tokens() {
             self.send_to(t, &line);
         }
-        self.announced = Some(st);
     }
 
     pub(super) fn say_bye(&mut self, why: &str) {

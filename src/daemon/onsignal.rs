@@ -38,7 +38,7 @@ impl Daemon {
 
     /// SIGUSR2 (1.15's "go backup"): the host is drained as by `atropos --backup`, until `--resume`.
     pub(super) fn drain_by_signal(&mut self) {
-        if self.drained {
+        if self.core.drained {
             info!("SIGUSR2: the host is already drained (atropos --resume ends it)");
             return;
         }
@@ -56,7 +56,7 @@ impl Daemon {
 
     /// Priority −10 / +10, or the -z / -x value; kept within 1–254. Returns the new priority.
     pub(super) fn change_priority(&mut self, increase: bool) -> Result<u8, String> {
-        let cur = self.fsm.priority();
+        let cur = self.core.fsm.priority();
         if cur == 255 {
             let msg = "priority change refused: this router owns the addresses (priority 255)".to_string();
             warn!("{msg}");
@@ -69,7 +69,7 @@ impl Daemon {
         };
         if new != cur {
             info!("priority {cur} -> {new} ({})", if increase { "increase" } else { "reduce" });
-            self.fsm.set_priority(new);
+            self.core.fsm.set_priority(new);
             self.save_state_logged();
         }
         Ok(new)

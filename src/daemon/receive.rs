@@ -82,17 +82,10 @@ impl Daemon {
                     if int != self.cfg.adver_int {
                         self.note_mismatch(now, r.src, int);
                     }
-                    if !self.link_up {
-                        continue;
-                    }
-                    let acts = self.fsm.advert(now, r.src, r.advert.priority, int);
-                    if !acts.is_empty() {
-                        // A better master here: siblings release in parallel with us.
-                        self.announce();
-                    }
-                    self.run_actions(now, acts);
-                    // React at once: a higher master heard here must release every member now.
-                    self.settle(now);
+                    // A better master here releases every member at once (siblings told first).
+                    let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
+                    let effects = self.core.advert(now, r.src, r.advert.priority, int, &siblings);
+                    self.apply(now, effects);
                 }
                 Err(kind) => {
                     let mut head = [0u8; 16];
@@ -130,7 +123,7 @@ impl Daemon {
 
     /// While MASTER, another router advertising our vrid with a configuration we drop may be MASTER too.
     pub(super) fn note_conflict(&mut self, now: Instant, kind: DropKind, r: &packet::Received) {
-        if !is_conflict(kind) || r.advert.vrid != self.cfg.vrid || self.fsm.state() != State::Master {
+        if !is_conflict(kind) || r.advert.vrid != self.cfg.vrid || self.core.fsm.state() != State::Master {
             return;
         }
         let fresh =
@@ -155,7 +148,7 @@ impl Daemon {
 
     /// The split-brain signal in force, if any (only while MASTER).
     pub(super) fn live_conflict(&self) -> Option<Conflict> {
-        self.conflict.filter(|c| self.fsm.state() == State::Master && c.at.elapsed() < lasts(self.cfg.adver_int))
+        self.conflict.filter(|c| self.core.fsm.state() == State::Master && c.at.elapsed() < lasts(self.cfg.adver_int))
     }
 
     pub(super) fn count_drop(&mut self, now: Instant, kind: DropKind, head: &[u8]) {

@@ -108,7 +108,7 @@ impl Daemon {
     /// Takes the drain state from the drain file; true when it changed.
     pub(super) fn follow_drain_file(&mut self, seen_by: &str) -> bool {
         let now_drained = rundir::drained(&self.cfg.rundir);
-        if now_drained == self.drained {
+        if now_drained == self.core.drained {
             return false;
         }
         info!(
@@ -120,7 +120,7 @@ impl Daemon {
                 "is gone: the election decides again"
             }
         );
-        self.drained = now_drained;
+        self.core.drained = now_drained;
         true
     }
 }

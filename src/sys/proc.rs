@@ -298,7 +298,8 @@ pub fn connect_unix(path: &Path, timeout: std::time::Duration) -> io::Result<std
 /// Creates a FIFO (tests put one where a regular file should be).
 pub fn mkfifo(path: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
     if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
         return Err(io::Error::last_os_error());
