@@ -32,6 +32,7 @@ use crate::ctl::{Ctl, Role};
 use crate::fsm::{Params, State, Vrrp};
 use crate::group::Status;
 use crate::hooks::{Hooks, Job};
+use crate::info::{self, Info};
 use crate::packet::{self, Advert, Auth, DropKind, Expect};
 use crate::profile::{Interval, Version};
 use crate::rundir::{self, Member, MemberId, RecordState};

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod fsm;
 pub mod group;
 pub mod hooks;
+pub mod info;
 pub mod nlparse;
 pub mod packet;
 pub mod profile;

@@ -154,6 +154,11 @@ impl DropKind {
         }
     }
 
+    /// The kind of a [`DropKind::name`].
+    pub fn from_name(s: &str) -> Option<DropKind> {
+        DropKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
     pub fn index(self) -> usize {
         self as usize
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vrrpd::control::{Message, Request};
+use vrrpd::info::Info;
 use vrrpd::profile::Interval;
 use vrrpd::rundir::{self, Member, MemberId, RecordState};
 use vrrpd::sys::proc;
@@ -127,6 +128,7 @@ fn ask(path: &Path, req: Request) -> Result<Message, String> {
 }
 
 /// A member as atropos sees it: its record in the state file and/or its answer.
+#[derive(Clone)]
 struct Seen {
     /// How the member is named in messages: the interface, or "eth0 vrid 51" when several vrids share it.
     ifname: String,
@@ -220,52 +222,51 @@ fn who(r: &Row) -> String {
     if r.ifname.contains(" vrid ") { r.ifname.clone() } else { format!("{} vrid {}", r.ifname, r.vrid) }
 }
 
-/// A field that is present and not "-".
-fn field<'a>(m: &'a Message, k: &str) -> Option<&'a str> {
-    m.get(k).filter(|v| !v.is_empty() && *v != "-")
-}
-
 fn row(seen: &Seen) -> Row {
     let rec = seen.record.as_ref();
     match &seen.answer {
-        Ok(m) => {
-            let g = |k: &str| m.get(k).unwrap_or("-").to_string();
-            Row {
+        Ok(m) => match Info::from_message(m) {
+            Ok(i) => Row {
                 ifname: seen.ifname.clone(),
-                vrid: g("vrid"),
-                state: g("state"),
-                prio: g("prio"),
-                cfgprio: g("cfgprio"),
-                mac: g("mac"),
-                vips: g("vips"),
-                heard: g("heard"),
-                heard_prio: g("heard_prio"),
-                since_ms: m.get("since").and_then(|s| s.parse().ok()).unwrap_or(0),
-                reason: g("reason"),
-                pid: g("pid"),
-                sent: g("sent"),
-                recv: g("recv"),
-                drops: m.get("drops").filter(|d| !d.is_empty()).unwrap_or("-").to_string(),
-                link: g("link"),
-                int: m.get("intcs").and_then(|v| v.parse().ok()).map(Interval::from_centis),
-                imm: m.get("imm").unwrap_or("0").to_string(),
-                imm_peer: field(m, "imm_peer")
-                    .zip(field(m, "imm_intcs").and_then(|v| v.parse().ok()))
-                    .map(|(p, i)| (p.to_string(), Interval::from_centis(i))),
-                conflict: match (field(m, "conflict_peer"), field(m, "conflict_prio"), field(m, "conflict_kind")) {
-                    (Some(p), Some(pr), Some(k)) => Some([
-                        p.to_string(),
-                        pr.to_string(),
-                        k.to_string(),
-                        field(m, "conflict_why").unwrap_or(k).to_string(),
-                        field(m, "conflict_ago_ms").unwrap_or("0").to_string(),
-                    ]),
-                    _ => None,
+                vrid: i.vrid.to_string(),
+                state: i.state.name().to_string(),
+                prio: i.priority.to_string(),
+                cfgprio: i.cfg_priority.to_string(),
+                mac: vrrpd::arp::fmt_mac(&i.mac),
+                vips: i.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","),
+                heard: i.heard.as_ref().map(|h| h.src.to_string()).unwrap_or_else(|| "-".into()),
+                heard_prio: i.heard.as_ref().map(|h| h.priority.to_string()).unwrap_or_else(|| "-".into()),
+                since_ms: i.since_ms,
+                reason: i.reason.clone(),
+                pid: i.pid.to_string(),
+                sent: i.sent.to_string(),
+                recv: i.received.to_string(),
+                drops: if i.drops.is_empty() {
+                    "-".into()
+                } else {
+                    i.drops.iter().map(|(k, n)| format!("{}:{n}", k.name())).collect::<Vec<_>>().join(",")
                 },
-                fault: field(m, "fault").map(str::to_string),
+                link: if i.link_up { "up" } else { "down" }.to_string(),
+                int: Some(i.interval),
+                imm: i.interval_mismatches.to_string(),
+                imm_peer: i.mismatch.as_ref().map(|m| (m.peer.to_string(), m.interval)),
+                conflict: i.conflict.as_ref().map(|c| {
+                    [
+                        c.peer.to_string(),
+                        c.priority.to_string(),
+                        c.kind.name().to_string(),
+                        c.kind.describe().to_string(),
+                        c.ago_ms.to_string(),
+                    ]
+                }),
+                fault: i.fault.clone(),
                 problem: None,
-            }
-        }
+            },
+            Err(e) => Row {
+                problem: Some(format!("bad answer: {e}")),
+                ..row(&Seen { answer: Err(e.clone()), ..seen.clone() })
+            },
+        },
         Err(e) => {
             let dead = rec.is_some_and(|r| r.state == RecordState::Dead || !proc::alive(r.pid));
             Row {
@@ -305,7 +306,7 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
     let expected = seen
         .iter()
         .filter_map(|s| match &s.answer {
-            Ok(m) => m.get("members").and_then(|v| v.parse::<u32>().ok()),
+            Ok(m) => Info::from_message(m).ok().map(|i| i.members),
             Err(_) => s.record.as_ref().map(|r| r.members),
         })
         .max()
@@ -313,7 +314,7 @@ fn assess(rows: &[Row], seen: &[Seen], drained: bool) -> (String, u8, Vec<String
     let alive: Vec<&Row> = rows.iter().filter(|r| r.problem.is_none()).collect();
     let sizes: Vec<(String, u32)> = seen
         .iter()
-        .filter_map(|s| Some((s.ifname.clone(), s.answer.as_ref().ok()?.get("members")?.parse::<u32>().ok()?)))
+        .filter_map(|s| Some((s.ifname.clone(), Info::from_message(s.answer.as_ref().ok()?).ok()?.members)))
         .collect();
     if sizes.iter().any(|(_, n)| *n != sizes[0].1) {
         let each: Vec<String> = sizes.iter().map(|(i, n)| format!("{i} -M {n}")).collect();
@@ -547,7 +548,8 @@ fn member_json(r: &Row, s: &Seen) -> Value {
         "problem": r.problem,
     });
     if let (Ok(a), Some(obj)) = (&s.answer, m.as_object_mut()) {
-        obj.insert("held_backup_because".into(), a.get("held").unwrap_or("").into());
+        let held = Info::from_message(a).map(|i| i.held).unwrap_or_default();
+        obj.insert("held_backup_because".into(), held.into());
     }
     m
 }
@@ -617,20 +619,19 @@ fn cmd_backup(dir: &Path) -> u8 {
     while !pending.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
         for s in survey(dir, Request::Get) {
-            let Ok(m) = &s.answer else { continue };
+            let Some(info) = s.answer.as_ref().ok().and_then(|m| Info::from_message(m).ok()) else { continue };
             if !pending.contains(&s.ifname) {
                 continue;
             }
-            let ago: Option<u64> = m.get("heard_ago_ms").and_then(|v| v.parse().ok());
-            let prio: Option<u8> = m.get("heard_prio").and_then(|v| v.parse().ok());
-            if let (Some(ago), Some(p)) = (ago, prio) {
-                let heard_at = Instant::now().checked_sub(Duration::from_millis(ago));
+            if let Some(h) = &info.heard {
+                let p = h.priority;
+                let heard_at = Instant::now().checked_sub(Duration::from_millis(h.ago_ms));
                 if p > 0 && heard_at.is_some_and(|h| h > t0) {
                     let after = heard_at.map(|h| h.duration_since(t0)).unwrap_or_default();
                     println!(
                         "{}: peer {} (priority {p}) took over, first advert {:.2} s after the drain",
                         s.ifname,
-                        m.get("heard").unwrap_or("?"),
+                        h.src,
                         after.as_secs_f64()
                     );
                     pending.retain(|n| n != &s.ifname);

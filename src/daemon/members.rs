@@ -155,56 +155,49 @@ impl Daemon {
 
     /// Everything atropos shows about this member.
     pub(super) fn info(&self) -> Message {
-        let drops: Vec<String> = DropKind::ALL
-            .iter()
-            .filter(|k| self.counters.drops[k.index()] > 0)
-            .map(|k| format!("{}:{}", k.name(), self.counters.drops[k.index()]))
-            .collect();
-        let heard = self.core.fsm.heard();
         let siblings = self.siblings();
-        let v = self.core.verdict(&siblings);
-        let conflict = self.live_conflict();
-        Message::new("INFO")
-            .with("if", &self.cfg.ifname)
-            .with("vrid", self.cfg.vrid)
-            .with("pid", std::process::id())
-            .with("state", self.core.fsm.state().name())
-            .with("wants", u8::from(self.core.fsm.wants_master()))
-            .with("prio", self.core.fsm.priority())
-            .with("cfgprio", self.cfg.priority)
-            .with("preempt", u8::from(self.cfg.preempt))
-            .with("intcs", self.cfg.adver_int.centis())
-            .with("mac", fmt_mac(&self.mac))
-            .with("omac", fmt_mac(&self.omac))
-            .with("vmac", u8::from(!self.cfg.no_vmac))
-            .with("vips", self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
-            .with("link", if self.core.link_up { "up" } else { "down" })
-            .with("heard", heard.map(|h| h.src.to_string()).unwrap_or_else(|| "-".into()))
-            .with("heard_prio", heard.map(|h| h.priority.to_string()).unwrap_or_else(|| "-".into()))
-            .with("heard_ago_ms", heard.map(|h| h.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()))
-            .with("since", self.since_ms)
-            .with("reason", self.reason())
-            .with("sent", self.counters.sent)
-            .with("recv", self.counters.received)
-            .with("drops", drops.join(","))
-            .with("members", self.cfg.members.unwrap_or(0))
-            .with("present", 1 + siblings.len())
-            .with("siblings", siblings.iter().map(|s| s.id().stem()).collect::<Vec<_>>().join(","))
-            .with("drained", u8::from(self.core.drained))
-            .with("held", &v.why_not)
-            .with("strict", u8::from(self.cfg.strict_interval))
-            .with("fault", self.fault.as_ref().map(|f| f.why.as_str()).unwrap_or("-"))
-            .with("imm", self.counters.interval_mismatch)
-            .with("imm_peer", self.live_mismatch().map(|m| m.src.to_string()).unwrap_or_else(|| "-".into()))
-            .with("imm_intcs", self.live_mismatch().map(|m| m.int.centis().to_string()).unwrap_or_else(|| "-".into()))
-            .with("conflict_peer", conflict.map(|c| c.src.to_string()).unwrap_or_else(|| "-".into()))
-            .with("conflict_prio", conflict.map(|c| c.prio.to_string()).unwrap_or_else(|| "-".into()))
-            .with("conflict_kind", conflict.map(|c| c.kind.name()).unwrap_or("-"))
-            .with("conflict_why", conflict.map(|c| c.kind.describe()).unwrap_or("-"))
-            .with(
-                "conflict_ago_ms",
-                conflict.map(|c| c.at.elapsed().as_millis().to_string()).unwrap_or_else(|| "-".into()),
-            )
+        Info {
+            ifname: self.cfg.ifname.clone(),
+            vrid: self.cfg.vrid,
+            pid: std::process::id(),
+            state: self.core.fsm.state(),
+            wants: self.core.fsm.wants_master(),
+            priority: self.core.fsm.priority(),
+            cfg_priority: self.cfg.priority,
+            preempt: self.cfg.preempt,
+            interval: self.cfg.adver_int,
+            mac: self.mac,
+            omac: self.omac,
+            vmac: !self.cfg.no_vmac,
+            vips: self.cfg.vips.clone(),
+            link_up: self.core.link_up,
+            heard: self.core.fsm.heard().map(|h| info::Heard {
+                src: h.src,
+                priority: h.priority,
+                ago_ms: h.at.elapsed().as_millis() as u64,
+            }),
+            since_ms: self.since_ms,
+            reason: self.reason(),
+            sent: self.counters.sent,
+            received: self.counters.received,
+            drops: DropKind::ALL.iter().map(|k| (*k, self.counters.drops[k.index()])).filter(|(_, n)| *n > 0).collect(),
+            members: self.cfg.members.unwrap_or(0),
+            present: 1 + siblings.len() as u32,
+            siblings: siblings.iter().map(|s| s.id()).collect(),
+            drained: self.core.drained,
+            held: self.core.verdict(&siblings).why_not,
+            strict_interval: self.cfg.strict_interval,
+            fault: self.fault.as_ref().map(|f| f.why.clone()),
+            interval_mismatches: self.counters.interval_mismatch,
+            mismatch: self.live_mismatch().map(|m| info::Mismatch { peer: m.src, interval: m.int }),
+            conflict: self.live_conflict().map(|c| info::Conflict {
+                peer: c.src,
+                priority: c.prio,
+                kind: c.kind,
+                ago_ms: c.at.elapsed().as_millis() as u64,
+            }),
+        }
+        .to_message()
     }
 
     pub(super) fn close_conn(&mut self, t: usize) {
