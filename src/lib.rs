@@ -20,3 +20,4 @@ pub mod packet;
 pub mod profile;
 pub mod rundir;
 pub mod sys;
+pub mod wire;

@@ -1,4 +1,5 @@
-//! VRRPv2 wire format (RFC 3768 §5) and the receive checks of §7.1. Pure: no I/O.
+//! VRRPv2 advertisement (RFC 3768 §5): [`Advert`] is the `Repr` that parses from and emits into the
+//! packet view of [`crate::wire`], with the IPv4 envelope and the receive checks of §7.1. Pure: no I/O.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -10,6 +11,7 @@
 //! |                     Authentication Data (2)                   |
 //! ```
 
+use crate::wire::{self, Packet, Pseudo};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -19,7 +21,7 @@ pub const IPPROTO_VRRP: u8 = 112;
 pub const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// Fixed header + authentication data; each address adds 4 bytes.
 pub const MIN_LEN: usize = 16;
-const HEADER_LEN: usize = 8;
+use wire::HEADER_LEN;
 const AUTH_LEN: usize = 8;
 const VERSION: u8 = 2;
 const TYPE_ADVERT: u8 = 1;
@@ -185,20 +187,9 @@ impl DropKind {
     }
 }
 
-/// Ones' complement Internet checksum (RFC 1071).
+/// Ones' complement Internet checksum (RFC 1071) of a VRRPv2 message (no pseudo-header).
 pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    wire::checksum(Pseudo::None, data)
 }
 
 impl Advert {
@@ -218,53 +209,64 @@ impl Advert {
     /// Encodes the VRRP message (not the IP header), checksum included.
     /// At most [`MAX_ADDRS`] addresses are written (the CLI refuses more).
     pub fn encode(&self) -> Vec<u8> {
-        let addrs = &self.addrs[..self.addrs.len().min(MAX_ADDRS)];
-        let mut b = Vec::with_capacity(MIN_LEN + 4 * addrs.len());
-        b.push((VERSION << 4) | TYPE_ADVERT);
-        b.push(self.vrid);
-        b.push(self.priority);
-        b.push(addrs.len() as u8);
-        b.push(self.auth_type);
-        b.push(self.adver_int);
-        b.extend_from_slice(&[0, 0]);
-        for a in addrs {
-            b.extend_from_slice(&a.octets());
-        }
-        b.extend_from_slice(&self.auth_data);
-        let c = checksum(&b);
-        b[6..8].copy_from_slice(&c.to_be_bytes());
+        let mut b = vec![0u8; self.wire_len().min(MIN_LEN + 4 * MAX_ADDRS)];
+        self.emit(&mut b, Pseudo::None);
         b
+    }
+
+    /// Emits into `b` (exactly [`Advert::wire_len`] bytes, addresses capped at [`MAX_ADDRS`]), with the
+    /// checksum over `pseudo` and the message.
+    pub fn emit(&self, b: &mut [u8], pseudo: Pseudo) {
+        let addrs = &self.addrs[..self.addrs.len().min(MAX_ADDRS)];
+        b[0] = (VERSION << 4) | TYPE_ADVERT;
+        b[1] = self.vrid;
+        b[2] = self.priority;
+        b[3] = addrs.len() as u8;
+        b[4] = self.auth_type;
+        b[5] = self.adver_int;
+        b[6..8].copy_from_slice(&[0, 0]);
+        for (i, a) in addrs.iter().enumerate() {
+            b[HEADER_LEN + 4 * i..HEADER_LEN + 4 * i + 4].copy_from_slice(&a.octets());
+        }
+        let auth_at = HEADER_LEN + 4 * addrs.len();
+        b[auth_at..auth_at + AUTH_LEN].copy_from_slice(&self.auth_data);
+        wire::fill_checksum(&mut b[..auth_at + AUTH_LEN], pseudo);
     }
 
     /// Decodes a VRRP message (no IP header): version, type, length and checksum checks.
     pub fn decode(b: &[u8]) -> Result<Advert, DropKind> {
-        if b.len() < HEADER_LEN {
-            return Err(DropKind::Truncated);
-        }
-        if b[0] >> 4 != VERSION {
+        let p = Packet::new_checked(b).map_err(|_| DropKind::Truncated)?;
+        Advert::parse(&p, Pseudo::None)
+    }
+
+    /// Parses the view: version, type, length, then the checksum over `pseudo` and the message.
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>, pseudo: Pseudo) -> Result<Advert, DropKind> {
+        if p.version() != VERSION {
             return Err(DropKind::Version);
         }
-        if b[0] & 0x0f != TYPE_ADVERT {
+        if p.kind() != TYPE_ADVERT {
             return Err(DropKind::Type);
         }
-        let count = usize::from(b[3]);
-        let need = MIN_LEN + 4 * count;
-        if b.len() < need {
+        let need = MIN_LEN + 4 * p.count();
+        if p.len() < need {
             return Err(DropKind::CountMismatch);
         }
-        if b.len() > need {
+        if p.len() > need {
             return Err(DropKind::TrailingBytes);
         }
-        if checksum(b) != 0 {
+        if !p.verify_checksum(pseudo) {
             return Err(DropKind::Checksum);
         }
-        let addrs = b[HEADER_LEN..HEADER_LEN + 4 * count]
-            .chunks_exact(4)
-            .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
-            .collect();
         let mut auth_data = [0u8; AUTH_LEN];
-        auth_data.copy_from_slice(&b[need - AUTH_LEN..need]);
-        Ok(Advert { vrid: b[1], priority: b[2], auth_type: b[4], auth_data, adver_int: b[5], addrs })
+        auth_data.copy_from_slice(p.after_addrs(4));
+        Ok(Advert {
+            vrid: p.vrid(),
+            priority: p.priority(),
+            auth_type: p.auth_type(),
+            auth_data,
+            adver_int: p.adver_int_v2(),
+            addrs: p.ipv4_addrs().collect(),
+        })
     }
 }
 
@@ -272,6 +274,7 @@ impl Advert {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
     pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
     pub ttl: u8,
     pub advert: Advert,
 }
@@ -298,8 +301,9 @@ pub fn parse_ipv4(pkt: &[u8]) -> Result<Received, DropKind> {
         return Err(DropKind::Ttl);
     }
     let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
+    let dst = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
     let advert = Advert::decode(&pkt[ihl..total])?;
-    Ok(Received { src, ttl, advert })
+    Ok(Received { src, dst, ttl, advert })
 }
 
 /// What the local router expects of adverts for its VRID (§7.1 checks that need configuration).
