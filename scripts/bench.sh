@@ -12,7 +12,7 @@
 # It builds the static release binaries with scripts/build-release.sh (the vrrpd we ship, with its
 # memory footprint), then runs `cargo bench --bench failover` with VRRPD_BIN pointing at that vrrpd.
 # The benchmark prints raw per-trial figures and a table (median / worst, ratio keepalived/ours,
-# targets of DESIGN.md). It never fails on times. keepalived is skipped when not installed.
+# targets of README.md, "Measured failover"). It never fails on times. keepalived is skipped when not installed.
 # Figures depend on the machine's load: the table prints the load average at start and end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

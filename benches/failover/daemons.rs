@@ -1,0 +1,88 @@
+//! The implementations under test and how each host's daemons are configured, started and found.
+
+use crate::bed::Bed;
+use crate::common::*;
+use crate::system::descendants_of;
+use crate::{PRIO_H1, PRIO_H2, VRID_A, VRID_B};
+use std::fs;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Imp {
+    Ours,
+    Keepalived,
+}
+
+impl Imp {
+    pub fn name(self) -> &'static str {
+        match self {
+            Imp::Ours => "ours",
+            Imp::Keepalived => "keepalived",
+        }
+    }
+}
+
+impl Bed {
+    pub fn write_ka_conf(&self, n: usize) -> PathBuf {
+        let prio = if n == 1 { PRIO_H1 } else { PRIO_H2 };
+        let inst = |vrid: u8, ifname: &str, vip: &str| {
+            format!(
+                "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface {ifname}\n    virtual_router_id {vrid}\n    \
+                 priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+            )
+        };
+        let text = format!(
+            "global_defs {{\n    router_id {name}_h{n}\n    vrrp_version 2\n    vrrp_garp_master_delay 0\n    \
+             vrrp_garp_master_repeat 1\n    vrrp_garp_master_refresh 0\n    script_user root\n    \
+             enable_script_security\n}}\n\
+             vrrp_sync_group G1 {{\n    group {{\n        VI_{VRID_A}\n        VI_{VRID_B}\n    }}\n}}\n{}{}",
+            inst(VRID_A, "eth0", VIP_A),
+            inst(VRID_B, "eth1", VIP_B),
+            name = self.lab.name,
+        );
+        let path = self.lab.dir.join(format!("keepalived-sync-h{n}.conf"));
+        fs::write(&path, text).expect("keepalived conf");
+        path
+    }
+
+    pub fn ours_member(&mut self, n: usize, lan: usize) -> Proc {
+        let prio = if n == 1 { PRIO_H1 } else { PRIO_H2 };
+        let (vrid, vip) = if lan == 0 { (VRID_A, VIP_A) } else { (VRID_B, VIP_B) };
+        let rundir = self.lab.host(n).rundir.to_string_lossy().into_owned();
+        let (p, v, ifname) = (prio.to_string(), vrid.to_string(), format!("eth{lan}"));
+        let argv = [self.bin.as_str(), "-F", "-f", &rundir, "-M", "2", "-i", &ifname, "-v", &v, "-p", &p, vip];
+        let ns = self.lab.h(n).to_string();
+        let proc = self.lab.spawn(&ns, &argv, &format!("vrrpd-h{n}-eth{lan}"));
+        self.all_daemons.push(proc.clone());
+        proc
+    }
+
+    pub fn start_host(&mut self, n: usize) {
+        match self.imp {
+            Imp::Ours => {
+                let a = self.ours_member(n, 0);
+                let b = self.ours_member(n, 1);
+                self.daemons[n - 1] = vec![a, b];
+            }
+            Imp::Keepalived => {
+                self.ka_runs += 1;
+                let base = self.lab.dir.join(format!("ka-h{n}-{}", self.ka_runs));
+                let p = self.lab.spawn_keepalived(n, &self.ka_conf[n - 1], &base);
+                self.all_daemons.push(p.clone());
+                self.daemons[n - 1] = vec![p];
+            }
+        }
+    }
+
+    /// Every pid of host n's daemons (keepalived: parent and descendants).
+    pub fn host_pids(&self, n: usize) -> Vec<i32> {
+        let mut v = Vec::new();
+        for p in &self.daemons[n - 1] {
+            if p.is_running() {
+                v.push(p.pid);
+            }
+            v.extend(descendants_of(p.pid));
+        }
+        v
+    }
+}
