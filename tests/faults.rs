@@ -191,19 +191,21 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
     let orig2 = mac(h2, A);
     let p2 = lab.vrrpd(2, &single_lan_args(100));
     let mut p1 = lab.vrrpd(1, &single_lan_args(110));
-    let h1_master = || {
-        owns_with_vmac(h1, A, VIP_A, VRID_A)
+    // The states are those of the running processes (`p1` is host 1's current one), never the record
+    // of a SIGKILLed host 1: its MASTER line, VIP and vMAC stay until the restarted one has recovered.
+    let h1_master = |p1: &Proc| {
+        lab.live_state(1, A, VRID_A, p1).as_deref() == Some("MASTER")
+            && lab.live_state(2, A, VRID_A, &p2).as_deref() == Some("BACKUP")
+            && owns_with_vmac(h1, A, VIP_A, VRID_A)
             && released(h2, A, VIP_A, &orig2)
-            && lab.vrrpd_state(1, A).as_deref() == Some("MASTER")
-            && lab.vrrpd_state(2, A).as_deref() == Some("BACKUP")
     };
-    let h2_master = || {
-        owns_with_vmac(h2, A, VIP_A, VRID_A)
+    let h2_master = |p1: &Proc| {
+        lab.live_state(2, A, VRID_A, &p2).as_deref() == Some("MASTER")
+            && lab.live_state(1, A, VRID_A, p1).as_deref() == Some("BACKUP")
+            && owns_with_vmac(h2, A, VIP_A, VRID_A)
             && released(h1, A, VIP_A, &orig1)
-            && lab.vrrpd_state(2, A).as_deref() == Some("MASTER")
-            && lab.vrrpd_state(1, A).as_deref() == Some("BACKUP")
     };
-    lab.wait_until(SETTLE, "host 1 (110) master, host 2 (100) backup", h1_master);
+    lab.wait_until(SETTLE, "host 1 (110) master, host 2 (100) backup", || h1_master(&p1));
 
     let t0 = Instant::now();
     let (mut killed_master, mut startup_kills, mut backups) = (0, 0, 0);
@@ -235,7 +237,7 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
         if prio > 100 {
             lab.wait_until(SETTLE, &format!("cycle {i}: restarted host 1 (110) master, host 2 backup"), || {
                 assert!(p.is_running() && p2.is_running(), "cycle {i}: a vrrpd exited");
-                h1_master()
+                h1_master(&p)
             });
         } else {
             backups += 1;
@@ -244,12 +246,12 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
                 &format!("cycle {i}: restarted host 1 (90) BACKUP with its own MAC and no VIP, host 2 master"),
                 || {
                     assert!(p.is_running() && p2.is_running(), "cycle {i}: a vrrpd exited");
-                    h2_master()
+                    h2_master(&p)
                 },
             );
         }
         hold_for(Duration::from_millis(300), &format!("cycle {i}: settled state"), || {
-            if prio > 100 { h1_master() } else { h2_master() }
+            if prio > 100 { h1_master(&p) } else { h2_master(&p) }
         });
         assert_eq!(state_omac(&lab, 1, A).as_deref(), Some(orig1.as_str()), "cycle {i}: recorded original MAC");
         assert_eq!(
@@ -298,13 +300,15 @@ fn sigkill_of_a_group_member_then_restart_recovers_the_group() {
         lab.vrrpd(1, &group_args(ifname, vrid, 110, vip))
     };
     let mut procs = [start(0), start(1)];
-    let both_master = || {
-        ifs.iter().all(|(ifname, vrid, vip)| {
-            owns_with_vmac(h, ifname, vip, *vrid) && lab.vrrpd_state(1, ifname).as_deref() == Some("MASTER")
+    // Each member's state is that of its running process (`ps[k]`), never the MASTER record of a
+    // SIGKILLed member: its VIP and vMAC stay until the restarted one (or the survivor) cleans them.
+    let both_master = |ps: &[Proc]| {
+        ifs.iter().zip(ps).all(|((ifname, vrid, vip), p)| {
+            lab.live_state(1, ifname, *vrid, p).as_deref() == Some("MASTER") && owns_with_vmac(h, ifname, vip, *vrid)
         })
     };
     let both_released = || ifs.iter().zip(&orig).all(|((ifname, _, vip), o)| released(h, ifname, vip, o));
-    lab.wait_until(SETTLE, "both members of the lone host MASTER", both_master);
+    lab.wait_until(SETTLE, "both members of the lone host MASTER", || both_master(&procs));
 
     let t0 = Instant::now();
     let mut immediate = 0;
@@ -325,7 +329,8 @@ fn sigkill_of_a_group_member_then_restart_recovers_the_group() {
                 &format!("cycle {i}: {} died: both links released (own MACs, no VIP)", ifs[victim].0),
                 || {
                     assert!(s.is_running(), "cycle {i}: the surviving member exited");
-                    both_released() && lab.vrrpd_state(1, ifs[survivor].0).as_deref() == Some("BACKUP")
+                    both_released()
+                        && lab.live_state(1, ifs[survivor].0, ifs[survivor].1, &s).as_deref() == Some("BACKUP")
                 },
             );
             let st = read_state_file(&lab.host(1).rundir.join("state"));
@@ -340,9 +345,9 @@ fn sigkill_of_a_group_member_then_restart_recovers_the_group() {
         let ps = procs.clone();
         lab.wait_until(SETTLE, &format!("cycle {i}: group recovered, both members MASTER"), || {
             assert!(ps.iter().all(Proc::is_running), "cycle {i}: a member exited");
-            both_master()
+            both_master(&ps)
         });
-        hold_for(Duration::from_millis(300), &format!("cycle {i}: both members stay MASTER"), both_master);
+        hold_for(Duration::from_millis(300), &format!("cycle {i}: both members stay MASTER"), || both_master(&ps));
     }
     println!("{cycles} member kill/restart cycles in {:.1?} ({immediate} restarted at once)", t0.elapsed());
     for p in &procs {
@@ -469,7 +474,8 @@ fn state_file_garbage_and_run_dir_removed_while_running() {
     let (code, out) = atropos_run(&rundir, &["--reduce"]);
     assert_eq!(code, 0, "atropos --reduce:\n{out}");
     lab.wait_until(HANG, "the state file holds a valid record for eth0 again", || {
-        state_omac(&lab, 1, A).as_deref() == Some(orig.as_str()) && lab.vrrpd_state(1, A).as_deref() == Some("MASTER")
+        state_omac(&lab, 1, A).as_deref() == Some(orig.as_str())
+            && lab.live_state(1, A, VRID_A, &p).as_deref() == Some("MASTER")
     });
     // Text garbage this time (valid UTF-8), with a forged record for eth0 claiming the virtual MAC as
     // the original one: the daemon's next write must put its own record back.
@@ -483,6 +489,7 @@ fn state_file_garbage_and_run_dir_removed_while_running() {
     assert_eq!(code, 0, "atropos --increase:\n{out}");
     lab.wait_until(HANG, "the daemon's own record replaced the forged one", || {
         state_omac(&lab, 1, A).as_deref() == Some(orig.as_str())
+            && lab.live_state(1, A, VRID_A, &p).as_deref() == Some("MASTER")
     });
     assert!(p.is_running(), "vrrpd died on a forged state file:\n{}", p.log_text());
     assert!(p.is_running() && owns_with_vmac(h, A, VIP_A, VRID_A), "after the garbage:\n{}", lab.snapshot());
@@ -558,9 +565,8 @@ fn interface_deleted_under_a_lone_master_exits_1() {
         text.lines().count() == 2 && last.starts_with("BACKUP eth0 MASTER") && last.contains("interface deleted"),
         "the -D hook must run at start and once more when the interface is deleted under a MASTER:\n{text}"
     );
-    let rundir = &lab.host(1).rundir;
-    assert!(!rundir.join("vrrpd_eth0.pid").exists(), "pid file left behind");
-    assert!(!rundir.join("vrrpd_eth0.sock").exists(), "socket left behind");
+    assert_eq!(lab.vrrpd_run_file(1, A, VRID_A, "pid"), None, "pid file left behind");
+    assert_eq!(lab.vrrpd_sock(1, A, VRID_A), None, "socket left behind");
     assert!(lab.vrrpd_state(1, A).is_none(), "state record left behind");
 }
 
@@ -765,13 +771,15 @@ fn control_socket_refuses_non_root_peers_and_malformed_requests() {
     let lab = Lab::new("ctlsock", 1, 1);
     let h = lab.h(1);
     let rundir = lab.host(1).rundir.clone();
-    let sock = rundir.join("vrrpd_eth0.sock");
     let p = lab.vrrpd(1, &single_lan_args(110));
     let master = || p.is_running() && owns_with_vmac(h, A, VIP_A, VRID_A);
     lab.wait_until(SETTLE, "lone host MASTER", || {
         assert!(p.is_running(), "vrrpd exited");
-        master() && sock.exists()
+        master()
+            && lab.live_state(1, A, VRID_A, &p).as_deref() == Some("MASTER")
+            && lab.vrrpd_sock(1, A, VRID_A).is_some()
     });
+    let sock = lab.vrrpd_sock(1, A, VRID_A).expect("control socket");
 
     // 1. The socket file itself keeps other users out.
     let mode = fs::metadata(&sock).unwrap().permissions().mode() & 0o777;

@@ -645,6 +645,65 @@ impl Lab {
             .and_then(|m| m.get("state").cloned())
     }
 
+    /// The state-file line of host `n` for the member (`ifname`, `vrid`), matched on both fields
+    /// (several vrids may share an interface). It may be the record of a dead process.
+    pub fn vrrpd_record(&self, n: usize, ifname: &str, vrid: u8) -> Option<BTreeMap<String, String>> {
+        let vrid = vrid.to_string();
+        read_state_file(&self.host(n).rundir.join("state"))
+            .into_iter()
+            .find(|m| m.get("if").map(String::as_str) == Some(ifname) && m.get("vrid") == Some(&vrid))
+    }
+
+    /// The `state=` of the running vrrpd `p`'s own record for (`ifname`, `vrid`) on host `n`; `None`
+    /// while `p` is not running or the line is not `p`'s (`pid=` differs), e.g. the MASTER line of a
+    /// SIGKILLed predecessor. Waits must use this, not the kernel alone: the VIP and the virtual MAC a
+    /// killed vrrpd left behind stay on the interface until its successor's recovery removes them, and
+    /// a vrrpd writes its first line only after that recovery (and every later line after the kernel
+    /// changes of its transition).
+    pub fn live_state(&self, n: usize, ifname: &str, vrid: u8, p: &Proc) -> Option<String> {
+        if !p.is_running() {
+            return None;
+        }
+        let m = self.vrrpd_record(n, ifname, vrid)?;
+        if m.get("pid") != Some(&p.pid.to_string()) {
+            return None;
+        }
+        m.get("state").cloned()
+    }
+
+    /// A run-dir file of host `n`'s member (`ifname`, `vrid`) with extension `ext` (`pid`, `sock`):
+    /// `vrrpd_<if>_<vrid>.<ext>` (names carrying the vrid) or, failing that, `vrrpd_<if>.<ext>` (the
+    /// older names); `None` while neither exists.
+    pub fn vrrpd_run_file(&self, n: usize, ifname: &str, vrid: u8, ext: &str) -> Option<PathBuf> {
+        let dir = &self.host(n).rundir;
+        [dir.join(format!("vrrpd_{ifname}_{vrid}.{ext}")), dir.join(format!("vrrpd_{ifname}.{ext}"))]
+            .into_iter()
+            .find(|p| p.exists())
+    }
+
+    /// The control socket of host `n`'s member (`ifname`, `vrid`), see [`Lab::vrrpd_run_file`].
+    pub fn vrrpd_sock(&self, n: usize, ifname: &str, vrid: u8) -> Option<PathBuf> {
+        self.vrrpd_run_file(n, ifname, vrid, "sock")
+    }
+
+    /// Asks the member itself: `GET` on its control socket, the fields of its `INFO` answer (`None`
+    /// when there is no socket, no answer within 1 s, or another answer).
+    pub fn vrrpd_info(&self, n: usize, ifname: &str, vrid: u8) -> Option<BTreeMap<String, String>> {
+        use std::io::{BufRead, BufReader, Write};
+        let sock = self.vrrpd_sock(n, ifname, vrid)?;
+        let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.set_write_timeout(Some(Duration::from_secs(1))).ok()?;
+        s.write_all(b"GET\n").ok()?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).ok()?;
+        let mut fields = line.trim_end().split('\t');
+        if fields.next() != Some("INFO") {
+            return None;
+        }
+        Some(fields.filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     /// Starts keepalived (VRRP only) in host `n` with one `vrrp_instance` on `eth0`.
     /// `extra` is appended inside the instance block (e.g. `"nopreempt"`).
     pub fn keepalived(&self, n: usize, vrid: u8, prio: u8, vips: &[&str], extra: &str) -> Proc {

@@ -48,6 +48,12 @@ pub fn all_state(lab: &Lab, n: usize, want: &str) -> bool {
     IFS.iter().all(|i| state_of(lab, n, i).as_deref() == Some(want))
 }
 
+/// Both members of host `n` are in state `want`, each in its own record: `procs[lan]` is the running
+/// member of LAN `lan` and the line carries its pid (not a line left by a killed predecessor).
+pub fn all_live_state(lab: &Lab, n: usize, procs: &[Proc], want: &str) -> bool {
+    (0..2).all(|lan| lab.live_state(n, IFS[lan], VRIDS[lan], &procs[lan]).as_deref() == Some(want))
+}
+
 pub fn assert_running(procs: &[Proc]) {
     for p in procs {
         assert!(p.is_running(), "{} (pid {}) exited early:\n{}", p.name, p.pid, p.log_text());
@@ -64,7 +70,10 @@ pub fn start_pair(lab: &Lab) -> (Vec<Proc>, Vec<Proc>, Vec<String>, Vec<String>)
     lab.wait_until(HANG, "host 1 MASTER on both LANs with VIPs + vMACs, host 2 BACKUP on both", || {
         assert_running(&h1);
         assert_running(&h2);
-        owns_all(lab, 1) && holds_nothing(lab, 2, &o2) && all_state(lab, 1, "MASTER") && all_state(lab, 2, "BACKUP")
+        owns_all(lab, 1)
+            && holds_nothing(lab, 2, &o2)
+            && all_live_state(lab, 1, &h1, "MASTER")
+            && all_live_state(lab, 2, &h2, "BACKUP")
     });
     (h1, h2, o1, o2)
 }
