@@ -567,7 +567,12 @@ fn interface_deleted_under_a_lone_master_exits_1() {
     );
     assert_eq!(lab.vrrpd_run_file(1, A, VRID_A, "pid"), None, "pid file left behind");
     assert_eq!(lab.vrrpd_sock(1, A, VRID_A), None, "socket left behind");
-    assert!(lab.vrrpd_state(1, A).is_none(), "state record left behind");
+    // The interface left carrying the virtual MAC: its record (with the original MAC) stays, so that a
+    // vrrpd started when an interface of that name is back can give the MAC back (issue 10).
+    let rec = lab.vrrpd_record(1, A, VRID_A).expect("the record of the original MAC must be kept");
+    assert_eq!(rec.get("omac").map(String::as_str), Some("02:00:00:00:00:01"), "{rec:?}");
+    assert_eq!(rec.get("state").map(String::as_str), Some("INIT"), "{rec:?}");
+    assert!(rec.get("reason").is_some_and(|r| r.contains("interface gone while carrying the virtual MAC")), "{rec:?}");
 }
 
 #[test]
