@@ -209,6 +209,7 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
 
     let t0 = Instant::now();
     let (mut killed_master, mut startup_kills, mut backups) = (0, 0, 0);
+    let (mut planted, mut flushes): (Vec<std::path::PathBuf>, usize) = (Vec::new(), 0);
     for i in 0..cycles {
         // Kill at a random moment of the settled state (mid-advert interval, right after a GARP…).
         std::thread::sleep(Duration::from_millis(rng.range(0, 1000)));
@@ -232,6 +233,19 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
             early.wait_exit(HANG);
             startup_kills += 1;
         }
+        if i % 7 == 4 {
+            // Issue 10 mixed in: a link planted at the pid file and a FIFO at the state lock while no vrrpd
+            // runs. The restart must replace both, never write through the link, never block on the FIFO.
+            let rd = &lab.host(1).rundir;
+            let victim = lab.dir.join(format!("victim-{i}"));
+            fs::write(&victim, "precious\n").unwrap();
+            let pid = rd.join(format!("vrrpd_{A}_{VRID_A}.pid"));
+            let _ = fs::remove_file(&pid);
+            std::os::unix::fs::symlink(&victim, &pid).unwrap();
+            let _ = fs::remove_file(rd.join("state.lock"));
+            vrrpd::sys::proc::mkfifo(&rd.join("state.lock")).unwrap();
+            planted.push(victim);
+        }
         p1 = lab.vrrpd(1, &single_lan_args(prio));
         let p = p1.clone();
         if prio > 100 {
@@ -254,6 +268,22 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
             if prio > 100 { h1_master(&p) } else { h2_master(&p) }
         });
         assert_eq!(state_omac(&lab, 1, A).as_deref(), Some(orig1.as_str()), "cycle {i}: recorded original MAC");
+        for v in &planted {
+            assert_eq!(fs::read_to_string(v).unwrap(), "precious\n", "cycle {i}: written through a planted link");
+        }
+        if prio > 100 && i % 6 == 3 {
+            // Issue 10 mixed in: the master loses its own address (a DHCP client, a network manager): it must
+            // resign at once and come back when the address is back.
+            exec(h1, "ip addr flush dev eth0");
+            lab.wait_until(SETTLE, &format!("cycle {i}: host 1 without an address resigns, host 2 master"), || {
+                lab.live_state(1, A, VRID_A, &p).as_deref() == Some("BACKUP")
+                    && owns_with_vmac(h2, A, VIP_A, VRID_A)
+                    && released(h1, A, VIP_A, &orig1)
+            });
+            exec(h1, &format!("ip addr add {}/24 dev eth0", host_ip(1, 0)));
+            lab.wait_until(SETTLE, &format!("cycle {i}: address back, host 1 master again"), || h1_master(&p));
+            flushes += 1;
+        }
         assert_eq!(
             ipv4_addrs(h1, A).iter().filter(|a| a.starts_with(VIP_A)).count(),
             usize::from(prio > 100),
@@ -262,8 +292,9 @@ fn sigkill_and_restart_of_the_master_never_strands_an_address() {
     }
     println!(
         "{cycles} SIGKILL/restart cycles in {:.1?}: {killed_master} killed as MASTER, {startup_kills} extra kills during \
-         startup, {backups} restarts ending BACKUP",
-        t0.elapsed()
+         startup, {backups} restarts ending BACKUP, {} planted link+FIFO restarts, {flushes} address flushes",
+        t0.elapsed(),
+        planted.len()
     );
 
     // Stopping gives the original MACs back.
