@@ -308,13 +308,13 @@ fn parse_magic(m: &getopts::Matches, vips: &[Vip]) -> Result<Option<Magic>, Usag
     if !vips.iter().any(|v| v.addr == from) {
         return Err(UsageError(format!("-I {from}: not one of the virtual addresses given")));
     }
-    let to = parse_vip(&o_str(&to)).map_err(|_| UsageError(format!("-O {to}: not an IPv4 unicast address")))?.addr;
+    // A bare address (no prefix length), unicast as a VIP must be.
+    let to = Some(to.as_str())
+        .filter(|t| !t.contains('/'))
+        .and_then(|t| parse_vip(t).ok())
+        .ok_or_else(|| UsageError(format!("-O {to}: not an IPv4 unicast address")))?
+        .addr;
     Ok(Some(Magic { from, to }))
-}
-
-/// `-O` takes a bare address: refuse a prefix length.
-fn o_str(s: &str) -> String {
-    if s.contains('/') { String::new() } else { s.to_string() }
 }
 
 #[cfg(test)]

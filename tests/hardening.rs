@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::json::*;
 use common::pair::*;
 use common::*;
 use std::ffi::{OsStr, OsString};
@@ -186,177 +187,12 @@ fn assert_untouched(p: &Path, text: &str) {
 // ---------------------------------------------------------------------------------------------
 // A minimal JSON reader for `atropos --json` (serde_json is not a dev-dependency)
 
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn get(&self, k: &str) -> &Json {
-        match self {
-            Json::Obj(v) => {
-                v.iter().find(|(n, _)| n == k).map(|(_, j)| j).unwrap_or_else(|| panic!("no key {k:?} in {self:?}"))
-            }
-            _ => panic!("not an object (looking for {k:?}): {self:?}"),
-        }
-    }
-    fn str(&self) -> &str {
-        match self {
-            Json::Str(s) => s,
-            _ => panic!("not a string: {self:?}"),
-        }
-    }
-    fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => panic!("not an array: {self:?}"),
-        }
-    }
-}
-
-fn parse_json(s: &str) -> Json {
-    fn ws(b: &[u8], i: &mut usize) {
-        while *i < b.len() && b[*i].is_ascii_whitespace() {
-            *i += 1;
-        }
-    }
-    fn string(b: &[u8], i: &mut usize) -> Result<String, String> {
-        if b.get(*i) != Some(&b'"') {
-            return Err(format!("expected a string at byte {i}"));
-        }
-        *i += 1;
-        let mut out = Vec::new();
-        loop {
-            let c = *b.get(*i).ok_or("unterminated string")?;
-            *i += 1;
-            match c {
-                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
-                b'\\' => {
-                    let e = *b.get(*i).ok_or("unterminated escape")?;
-                    *i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'n' => '\n',
-                        b't' => '\t',
-                        b'r' => '\r',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'u' => {
-                            let h = std::str::from_utf8(b.get(*i..*i + 4).ok_or("short \\u")?)
-                                .map_err(|e| e.to_string())?;
-                            *i += 4;
-                            char::from_u32(u32::from_str_radix(h, 16).map_err(|e| e.to_string())?).ok_or("bad \\u")?
-                        }
-                        _ => return Err(format!("bad escape \\{}", e as char)),
-                    };
-                    out.extend_from_slice(ch.encode_utf8(&mut [0u8; 4]).as_bytes());
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    fn value(b: &[u8], i: &mut usize) -> Result<Json, String> {
-        ws(b, i);
-        match b.get(*i) {
-            Some(b'{') => {
-                *i += 1;
-                let mut v = Vec::new();
-                loop {
-                    ws(b, i);
-                    if b.get(*i) == Some(&b'}') {
-                        *i += 1;
-                        return Ok(Json::Obj(v));
-                    }
-                    if !v.is_empty() {
-                        if b.get(*i) != Some(&b',') {
-                            return Err(format!("expected , at byte {i}"));
-                        }
-                        *i += 1;
-                        ws(b, i);
-                    }
-                    let k = string(b, i)?;
-                    ws(b, i);
-                    if b.get(*i) != Some(&b':') {
-                        return Err(format!("expected : at byte {i}"));
-                    }
-                    *i += 1;
-                    v.push((k, value(b, i)?));
-                }
-            }
-            Some(b'[') => {
-                *i += 1;
-                let mut v = Vec::new();
-                loop {
-                    ws(b, i);
-                    if b.get(*i) == Some(&b']') {
-                        *i += 1;
-                        return Ok(Json::Arr(v));
-                    }
-                    if !v.is_empty() {
-                        if b.get(*i) != Some(&b',') {
-                            return Err(format!("expected , at byte {i}"));
-                        }
-                        *i += 1;
-                    }
-                    v.push(value(b, i)?);
-                }
-            }
-            Some(b'"') => Ok(Json::Str(string(b, i)?)),
-            Some(b't') if b[*i..].starts_with(b"true") => {
-                *i += 4;
-                Ok(Json::Bool(true))
-            }
-            Some(b'f') if b[*i..].starts_with(b"false") => {
-                *i += 5;
-                Ok(Json::Bool(false))
-            }
-            Some(b'n') if b[*i..].starts_with(b"null") => {
-                *i += 4;
-                Ok(Json::Null)
-            }
-            Some(c) if *c == b'-' || c.is_ascii_digit() => {
-                let start = *i;
-                while *i < b.len() && matches!(b[*i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
-                    *i += 1;
-                }
-                let t = std::str::from_utf8(&b[start..*i]).unwrap();
-                t.parse().map(Json::Num).map_err(|_| format!("bad number {t:?}"))
-            }
-            _ => Err(format!("unexpected input at byte {i}")),
-        }
-    }
-    let b = s.trim().as_bytes();
-    let mut i = 0;
-    let v = value(b, &mut i).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{s}"));
-    ws(b, &mut i);
-    assert_eq!(i, b.len(), "trailing data after the JSON document:\n{s}");
-    v
-}
-
 fn json_member<'a>(j: &'a Json, ifname: &str) -> &'a Json {
     j.get("members")
         .arr()
         .iter()
         .find(|m| m.get("interface").str() == ifname)
         .unwrap_or_else(|| panic!("no member {ifname} in {j:?}"))
-}
-
-#[test]
-fn json_reader_self_check() {
-    let j = parse_json(r#" {"a":1,"b":[true,false,null],"c":"x\"\u0041\n","d":{},"e":[],"f":-2.5e1} "#);
-    assert_eq!(j.get("a"), &Json::Num(1.0));
-    assert_eq!(j.get("b").arr(), &[Json::Bool(true), Json::Bool(false), Json::Null]);
-    assert_eq!(j.get("c").str(), "x\"A\n");
-    assert_eq!(j.get("d"), &Json::Obj(vec![]));
-    assert_eq!(j.get("e"), &Json::Arr(vec![]));
-    assert_eq!(j.get("f"), &Json::Num(-25.0));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 //! a successful test unless `VRRPD_LAB_KEEP=1`.
 #![allow(dead_code)]
 pub mod inject;
+pub mod json;
 pub mod pair;
 
 use std::cell::RefCell;
