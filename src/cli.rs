@@ -4,7 +4,7 @@
 //! Pure: parsing and range checks only; checks against the system are in `main.rs`.
 
 use crate::packet::{Auth, MAX_ADDRS};
-use crate::profile::Interval;
+use crate::profile::{Interval, Version};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -34,7 +34,9 @@ pub struct Config {
     pub ifname: String,
     pub vrid: u8,
     pub priority: u8,
-    /// `-d`: whole seconds with VRRPv2.
+    /// `--vrrp-version`: 2 (RFC 3768, the default) or 3 (RFC 5798).
+    pub version: Version,
+    /// `-d`: whole seconds with VRRPv2, centiseconds with VRRPv3.
     pub adver_int: Interval,
     pub preempt: bool,
     pub auth: Auth,
@@ -114,7 +116,7 @@ fn options() -> getopts::Options {
     o.optflag("s", "", "turn preemption off (on by default)");
     o.optopt("a", "", "authentication: none (default) or pw/SECRET (8 bytes are used)", "AUTH");
     o.optopt("p", "", "priority, 1-255 (default 100; 255 = address owner)", "PRIO");
-    o.optopt("d", "", "advertisement interval in seconds, 1-255 (default 1)", "DELAY");
+    o.optopt("d", "", "advertisement interval in seconds: 1-255 with v2, 0.01-40.95 with v3 (default 1)", "DELAY");
     o.optflag("n", "", "do not set the virtual MAC on the interface");
     o.optopt("f", "", "run directory (default /run/vrrpd)", "RUNDIR");
     o.optopt("U", "", "script run on becoming MASTER", "SCRIPT");
@@ -124,6 +126,7 @@ fn options() -> getopts::Options {
     o.optopt("x", "", "priority set by an increase request (default: +10)", "PRIO");
     o.optflag("F", "", "stay in the foreground and log to stderr");
     o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
+    o.optopt("", "vrrp-version", "VRRP version: 2 (RFC 3768, default) or 3 (RFC 5798)", "2|3");
     o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
     o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
     o.optopt("O", "", "magic packet destination (the gateway)", "GATEWAY");
@@ -135,8 +138,8 @@ fn options() -> getopts::Options {
 pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
-                 [--strict-interval] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
-                 VRRPv2 (RFC 3768) router for one interface; the virtual addresses may stand anywhere.\n\
+                 [--vrrp-version 2|3] [--strict-interval] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
 }
@@ -210,6 +213,37 @@ fn parse_auth(s: &str, warnings: &mut Vec<String>) -> Result<Auth, UsageError> {
     Err(UsageError(format!("-a {s}: authentication must be none or pw/SECRET")))
 }
 
+fn parse_version(s: Option<&str>) -> Result<Version, UsageError> {
+    match s {
+        None | Some("2") => Ok(Version::V2),
+        Some("3") => Ok(Version::V3),
+        Some(s) => Err(UsageError(format!("--vrrp-version {s}: the VRRP version must be 2 or 3"))),
+    }
+}
+
+/// `-d`: whole seconds from 1 to 255 with v2 (its field), 0.01 to 40.95 s with v3 (12 bits of centiseconds).
+fn parse_interval(s: Option<&str>, version: Version) -> Result<Interval, UsageError> {
+    let Some(s) = s else { return Ok(Interval::default()) };
+    let parsed = Interval::parse_secs(s);
+    match version {
+        Version::V2 => match parsed {
+            Some(i) if i.whole_secs().is_some() => Ok(i),
+            Some(i) if i.centis() % 100 != 0 && i.centis() < 25_600 => Err(UsageError(format!(
+                "-d {s}: VRRPv2 carries whole seconds; a fraction of a second needs --vrrp-version 3"
+            ))),
+            _ => {
+                Err(UsageError(format!("-d {s}: the advertisement interval must be a number of seconds from 1 to 255")))
+            }
+        },
+        Version::V3 => match parsed {
+            Some(i) if (1..=crate::packet::MAX_V3_CENTIS).contains(&i.centis()) => Ok(i),
+            _ => Err(UsageError(format!(
+                "-d {s}: with VRRPv3 the advertisement interval must be from 0.01 to 40.95 seconds (centiseconds)"
+            ))),
+        },
+    }
+}
+
 fn parse_ifname(s: &str) -> Result<String, UsageError> {
     if s.is_empty() || s.len() > 15 || s.contains(['/', ':']) || s.chars().any(|c| c.is_whitespace() || c.is_control())
     {
@@ -233,7 +267,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let vrid =
         num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
     let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
-    let adver_int = Interval::from_secs(num::<u8>(&m, "d", "the advertisement interval", 1, 255)?.unwrap_or(1));
+    let version = parse_version(m.opt_str("vrrp-version").as_deref())?;
+    let adver_int = parse_interval(m.opt_str("d").as_deref(), version)?;
     let members = num::<u32>(&m, "M", "the number of vrrpd processes of this host", 1, MAX_MEMBERS)?;
     let reduce_to = num::<u8>(&m, "z", "the reduced priority", 1, 254)?;
     let increase_to = num::<u8>(&m, "x", "the increased priority", 1, 254)?;
@@ -242,6 +277,11 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         .unwrap_or(DEFAULT_HOOK_TIMEOUT);
     let mut warnings = Vec::new();
     let auth = match m.opt_str("a") {
+        Some(a) if version == Version::V3 => {
+            return Err(UsageError(format!(
+                "-a {a}: VRRPv3 has no authentication (RFC 5798 removed it); drop -a or use --vrrp-version 2"
+            )));
+        }
         Some(a) => parse_auth(&a, &mut warnings)?,
         None => Auth::None,
     };
@@ -277,6 +317,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         ifname,
         vrid,
         priority,
+        version,
         adver_int,
         preempt: !m.opt_present("s"),
         auth,
@@ -345,6 +386,26 @@ mod tests {
         assert_eq!(c.up_script, Some(PathBuf::from("/etc/scripts/MASTER.sh")));
         assert_eq!(c.down_script, Some(PathBuf::from("/etc/scripts/DOWN.sh")));
         assert_eq!(c.vmac(), [0, 0, 0x5e, 0, 1, 51]);
+    }
+
+    #[test]
+    fn vrrp_version_and_centisecond_intervals() {
+        let c = run("-i eth0 -v 51 10.0.0.1");
+        assert_eq!((c.version, c.adver_int), (Version::V2, Interval::from_secs(1)));
+        let c = run("--vrrp-version 3 -i eth0 -v 51 -d 0.01 10.0.0.1");
+        assert_eq!((c.version, c.adver_int.centis()), (Version::V3, 1));
+        assert_eq!(run("--vrrp-version 3 -i eth0 -v 51 -d 40.95 10.0.0.1").adver_int.centis(), 4095);
+        assert_eq!(run("--vrrp-version 3 -i eth0 -v 51 -d 2 10.0.0.1").adver_int.centis(), 200);
+        assert_eq!(run("--vrrp-version 2 -i eth0 -v 51 -d 255 10.0.0.1").adver_int.centis(), 25_500);
+        assert!(err("--vrrp-version 4 -i eth0 -v 51 10.0.0.1").contains("must be 2 or 3"));
+        assert!(err("-i eth0 -v 51 -d 0.5 10.0.0.1").contains("needs --vrrp-version 3"));
+        assert!(err("-i eth0 -v 51 -d 0 10.0.0.1").contains("from 1 to 255"));
+        assert!(err("-i eth0 -v 51 -d 256 10.0.0.1").contains("from 1 to 255"));
+        for bad in ["0", "0.001", "40.96", "-1", "x"] {
+            let e = err(&format!("--vrrp-version 3 -i eth0 -v 51 -d {bad} 10.0.0.1"));
+            assert!(e.contains("0.01 to 40.95"), "{bad}: {e}");
+        }
+        assert!(err("--vrrp-version 3 -a pw/secret -i eth0 -v 51 10.0.0.1").contains("no authentication"));
     }
 
     #[test]

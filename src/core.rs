@@ -47,12 +47,21 @@ pub struct Identity {
     pub members: Option<u32>,
 }
 
+/// Why a member cannot take part in the election (it cannot advertise); the host goes BACKUP as for a
+/// link loss while it lasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub why: String,
+    /// Sends failed: try again then. `None`: the interface has no address of its own; wait for one.
+    pub retry_at: Option<Instant>,
+}
+
 pub struct Core {
     pub fsm: Vrrp,
     id: Identity,
     pub link_up: bool,
     /// Cannot advertise (no source address, send errors): out of the election like a link down.
-    pub fault: bool,
+    pub fault: Option<Fault>,
     /// `atropos --backup` (the drain file) is in force.
     pub drained: bool,
     last_why_not: String,
@@ -64,7 +73,7 @@ pub struct Core {
 
 impl Core {
     pub fn new(fsm: Vrrp, id: Identity, link_up: bool, drained: bool) -> Core {
-        Core { fsm, id, link_up, fault: false, drained, last_why_not: String::new(), held: None, announced: None }
+        Core { fsm, id, link_up, fault: None, drained, last_why_not: String::new(), held: None, announced: None }
     }
 
     pub fn in_group(&self) -> bool {
@@ -85,7 +94,7 @@ impl Core {
             link_up: self.link_up,
             prio: self.fsm.priority(),
             resigned: self.fsm.won_by_resignation(),
-            fault: self.fault,
+            fault: self.fault.is_some(),
             members: self.id.members.unwrap_or(0),
         }
     }
@@ -191,7 +200,7 @@ impl Core {
     pub fn advert(
         &mut self,
         now: Instant,
-        src: std::net::Ipv4Addr,
+        src: std::net::IpAddr,
         priority: u8,
         int: crate::profile::Interval,
         siblings: &[Status],
@@ -215,9 +224,9 @@ mod tests {
     use super::*;
     use crate::fsm::Params;
     use crate::profile::{Interval, Version};
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
-    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
     fn core(members: Option<u32>, now: Instant) -> Core {
         let p = Params {
@@ -312,7 +321,7 @@ mod tests {
             if how == "drain" {
                 c.drained = true;
             } else {
-                c.fault = true;
+                c.fault = Some(Fault { why: "test".into(), retry_at: None });
             }
             let e = c.settle(t0 + mdi + Duration::from_millis(10), &[]);
             assert_eq!(kinds(&e), ["advert0", "give", "save", "hook-down"], "{how}");
@@ -329,7 +338,13 @@ mod tests {
         let mdi = c.fsm.master_down_interval();
         c.settle(t0 + mdi, &[sibling(true, true)]);
         assert_eq!(c.fsm.state(), State::Master);
-        let e = c.advert(t0 + mdi, Ipv4Addr::new(10, 0, 0, 9), 200, Interval::from_secs(1), &[sibling(true, true)]);
+        let e = c.advert(
+            t0 + mdi,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
+            200,
+            Interval::from_secs(1),
+            &[sibling(true, true)],
+        );
         assert_eq!(kinds(&e)[..4], ["announce", "give", "save", "hook-down"]);
         // No advert of ours goes out: the higher master owns the LAN.
         assert!(!kinds(&e).contains(&"advert0"));

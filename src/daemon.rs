@@ -20,10 +20,10 @@ mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
 
-use links::Fault;
 use mac::set_mac_any;
 use receive::{Conflict, DropLog, Mismatch};
 
+use crate::accept::{self, Expect};
 use crate::arp::{self, fmt_mac, is_virtual_mac};
 use crate::cli::{Config, Vip};
 use crate::control::{self, Message, Request};
@@ -33,20 +33,22 @@ use crate::fsm::{Params, State, Vrrp};
 use crate::group::Status;
 use crate::hooks::{Hooks, Job};
 use crate::info::{self, Info};
-use crate::packet::{self, Advert, Auth, DropKind, Expect};
-use crate::profile::{Interval, Version};
+use crate::packet::{Advert, Auth, DropKind};
+use crate::profile::{Family, Interval, Version};
 use crate::rundir::{self, Member, MemberId, RecordState};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
 use crate::sys::proc;
 use crate::sys::proc::PidFile;
 use crate::sys::raw::{self, FrameSocket, VrrpSocket};
 use crate::sys::signals::{self, Meaning, SignalPipe};
+use crate::sys::timer::Timer;
 use crate::sys::watch::DirWatch;
+use crate::wire::Pseudo;
 use log::{debug, error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 const T_VRRP: Token = Token(0);
@@ -55,6 +57,7 @@ const T_SIGNAL: Token = Token(2);
 const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
 const T_WATCH: Token = Token(5);
+const T_TIMER: Token = Token(6);
 
 /// How long link-down events caused by our own down/set/up MAC fallback are ignored.
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
@@ -112,12 +115,13 @@ pub struct Daemon {
     hook_fd_registered: Option<i32>,
     /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
     watch: Option<DirWatch>,
+    /// Wakes the loop at the next deadline with sub-millisecond precision.
+    timer: Option<Timer>,
     /// The pid file recreated after the run dir was removed (the original one is held by main).
     pidfile_again: Option<PidFile>,
     pub counters: Counters,
     mismatch: Option<Mismatch>,
     conflict: Option<Conflict>,
-    fault: Option<Fault>,
     send_failures: u32,
     /// Signals already logged as ignored.
     ignored_signals: Vec<i32>,
@@ -129,6 +133,28 @@ pub struct Daemon {
 }
 
 use rundir::unix_ms;
+
+/// The advert a router of `version` sends from `src` to the IPv4 group (v2 carries whole seconds and
+/// the authentication; v3 centiseconds and a checksum over the pseudo-header, RFC 5798 §5.2.8).
+pub(crate) fn advert_bytes(
+    version: Version,
+    vrid: u8,
+    priority: u8,
+    int: Interval,
+    auth: &Auth,
+    vips: &[Ipv4Addr],
+    src: Ipv4Addr,
+) -> Vec<u8> {
+    match version {
+        // The command line allows nothing but whole seconds with v2.
+        Version::V2 => Advert::new(vrid, priority, int.whole_secs().unwrap_or(1), auth, vips.to_vec()).encode(),
+        Version::V3 => {
+            let addrs = vips.iter().map(|&a| IpAddr::V4(a)).collect();
+            let adv = Advert::v3(vrid, priority, int, Family::V4, addrs);
+            adv.encode_with(Pseudo::v3(src.into(), Family::V4.group()).unwrap_or(Pseudo::None))
+        }
+    }
+}
 
 fn io_ctx(what: impl std::fmt::Display) -> impl FnOnce(io::Error) -> String {
     move |e| format!("{what}: {e}")
@@ -186,6 +212,17 @@ impl Daemon {
         reg.register(&mut SourceFd(&vsock.fd()), T_VRRP, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&signals.fd()), T_SIGNAL, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        // Without a timerfd the loop falls back to epoll's millisecond timeout.
+        let timer = match Timer::new() {
+            Ok(t) => {
+                reg.register(&mut SourceFd(&t.fd()), T_TIMER, Interest::READABLE).map_err(io_ctx("epoll"))?;
+                Some(t)
+            }
+            Err(e) => {
+                warn!("no timerfd ({e}): timers keep millisecond precision");
+                None
+            }
+        };
         let watch = match DirWatch::new(&cfg.rundir) {
             Ok(w) => {
                 reg.register(&mut SourceFd(&w.fd()), T_WATCH, Interest::READABLE).map_err(io_ctx("epoll"))?;
@@ -201,10 +238,10 @@ impl Daemon {
         let fsm = Vrrp::new(
             Params {
                 priority: cfg.priority,
-                version: Version::V2,
+                version: cfg.version,
                 adver_int: cfg.adver_int,
                 preempt: cfg.preempt,
-                primary,
+                primary: primary.into(),
             },
             now,
         );
@@ -234,11 +271,11 @@ impl Daemon {
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
             watch,
+            timer,
             pidfile_again: None,
             counters: Counters::default(),
             mismatch: None,
             conflict: None,
-            fault: None,
             send_failures: 0,
             ignored_signals: Vec::new(),
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
@@ -270,6 +307,7 @@ impl Daemon {
             vips: self.cfg.vips.clone(),
             members: self.cfg.members.unwrap_or(0),
             link_up: self.core.link_up,
+            version: self.cfg.version,
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,
@@ -297,7 +335,8 @@ impl Daemon {
 
     pub fn run(&mut self) -> Exit {
         info!(
-            "starting: priority {}, advert interval {} s{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
+            "starting: VRRPv{}, priority {}, advert interval {}{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
+            self.cfg.version.number(),
             self.cfg.priority,
             self.cfg.adver_int,
             if self.cfg.strict_interval { " (strict)" } else { "" },
@@ -325,10 +364,17 @@ impl Daemon {
         let mut events = mio::Events::with_capacity(32);
         loop {
             let now = Instant::now();
-            let timeout = if self.pending_reads.is_empty() {
-                self.next_deadline().map(|t| t.saturating_duration_since(now))
-            } else {
+            let deadline = self.next_deadline();
+            if let Some(Err(e)) = self.timer.as_ref().map(|t| t.arm(deadline, now)) {
+                warn!("cannot arm the timer ({e}): timers keep millisecond precision from now on");
+                self.timer = None;
+            }
+            let timeout = if !self.pending_reads.is_empty() {
                 Some(Duration::ZERO)
+            } else if self.timer.is_some() {
+                None
+            } else {
+                deadline.map(|t| t.saturating_duration_since(now))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -358,6 +404,11 @@ impl Daemon {
                     }
                     T_LISTEN => self.ctl.accept_all(self.poll.registry()),
                     T_WATCH => self.on_rundir_changes(),
+                    T_TIMER => {
+                        if let Some(t) = &self.timer {
+                            t.clear();
+                        }
+                    }
                     Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
                 }
             }
@@ -374,7 +425,7 @@ impl Daemon {
             self.garp_at.iter().min().copied(),
             self.ignore_down_until,
             self.hooks.deadline(),
-            self.fault.as_ref().and_then(|f| f.retry_at),
+            self.core.fault.as_ref().and_then(|f| f.retry_at),
         ]
         .into_iter()
         .flatten()
@@ -387,9 +438,9 @@ impl Daemon {
         for _ in 0..2 {
             let siblings = if self.core.in_group() { self.siblings() } else { Vec::new() };
             let effects = self.core.settle(now, &siblings);
-            let fault_before = self.fault.is_some();
+            let fault_before = self.core.fault.is_some();
             self.apply(now, effects);
-            if self.fault.is_some() == fault_before {
+            if self.core.fault.is_some() == fault_before {
                 break;
             }
         }
@@ -414,10 +465,16 @@ impl Daemon {
     }
 
     fn send_advert(&mut self, priority: u8) {
-        // VRRPv2 carries whole seconds: the command line allows nothing else with v2.
-        let int = self.cfg.adver_int.whole_secs().unwrap_or(1);
-        let adv = Advert::new(self.cfg.vrid, priority, int, &self.cfg.auth, self.vip_addrs.clone());
-        match self.vsock.send(&adv.encode()) {
+        let bytes = advert_bytes(
+            self.cfg.version,
+            self.cfg.vrid,
+            priority,
+            self.cfg.adver_int,
+            &self.cfg.auth,
+            &self.vip_addrs,
+            self.primary,
+        );
+        match self.vsock.send(&bytes) {
             Ok(()) => {
                 self.counters.sent += 1;
                 self.send_failures = 0;
@@ -427,7 +484,7 @@ impl Daemon {
                 self.send_failures += 1;
                 // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
                 // resign now (the settle loop hands over with priority 0, as for a link loss).
-                if self.send_failures >= SEND_FAULT_AFTER && self.fault.is_none() && priority != 0 {
+                if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
                     self.set_fault(format!("cannot send adverts: {e}"), true);
                 }
             }
@@ -481,7 +538,7 @@ impl Daemon {
                 self.garp_master();
             }
         }
-        if self.fault.as_ref().and_then(|f| f.retry_at).is_some_and(|t| t <= now) {
+        if self.core.fault.as_ref().and_then(|f| f.retry_at).is_some_and(|t| t <= now) {
             self.clear_fault(now, "retrying after the send errors");
             self.settle(now);
         }

@@ -8,7 +8,7 @@
 
 use crate::profile::{Interval, Version};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,8 +40,8 @@ pub struct Params {
     pub version: Version,
     pub adver_int: Interval,
     pub preempt: bool,
-    /// Our primary IPv4 address on the interface (tie-break, §6.4.3).
-    pub primary: Ipv4Addr,
+    /// Our primary address of the router's family on the interface (tie-break, §6.4.3).
+    pub primary: IpAddr,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub enum Action {
 /// The last valid advert heard for our VRID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heard {
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     pub priority: u8,
     pub at: Instant,
 }
@@ -82,6 +82,8 @@ pub struct Vrrp {
     /// We won (candidate) because our master resigned, or by following such a sibling.
     by_resignation: bool,
     heard: Option<Heard>,
+    /// Listening since startup (or a link restore) and no master heard yet.
+    listening: bool,
     /// The interval the master of our LAN advertises (RFC 5798 §6.1 Master_Adver_Interval, applied to
     /// v2 too): a Backup times the master out on the master's interval, not on its own.
     master_int: Interval,
@@ -105,6 +107,7 @@ impl Vrrp {
             resign_seen: false,
             by_resignation: false,
             heard: None,
+            listening: false,
             master_int: p.adver_int,
             p,
         }
@@ -185,6 +188,7 @@ impl Vrrp {
             self.why = "address owner (priority 255)".into();
         } else {
             self.candidate = false;
+            self.listening = true;
             self.arm_master_down(now, self.master_down_interval());
             self.why = "startup: waiting Master_Down_Interval for a master".into();
         }
@@ -192,7 +196,7 @@ impl Vrrp {
     }
 
     /// A valid advert for our VRID (already checked against §7.1), with the interval it advertises.
-    pub fn advert(&mut self, now: Instant, src: Ipv4Addr, priority: u8, adver_int: Interval) -> Vec<Action> {
+    pub fn advert(&mut self, now: Instant, src: IpAddr, priority: u8, adver_int: Interval) -> Vec<Action> {
         self.heard = Some(Heard { src, priority, at: now });
         match self.state {
             State::Initialize => vec![],
@@ -210,9 +214,10 @@ impl Vrrp {
                     self.master_int = adver_int;
                     self.arm_master_down(now, self.master_down_interval());
                     self.master_alive_at = now;
-                    if self.candidate || self.why.starts_with("startup") {
+                    if self.candidate || self.listening {
                         self.why = format!("master {src} heard with priority {priority}");
                     }
+                    self.listening = false;
                     self.candidate = false;
                     self.resign_seen = false;
                     self.by_resignation = false;
@@ -283,7 +288,10 @@ impl Vrrp {
             }
             State::Master => match self.adver_at {
                 Some(t) if now >= t => {
-                    self.adver_at = Some(now + self.p.adver_int.as_duration());
+                    // On schedule, not from now: a late wake-up does not shift every later advert
+                    // (but a long stall does not make a burst either).
+                    let next = t + self.p.adver_int.as_duration();
+                    self.adver_at = Some(if next > now { next } else { now + self.p.adver_int.as_duration() });
                     vec![Action::SendAdvert { priority: self.p.priority }]
                 }
                 _ => vec![],
@@ -299,6 +307,7 @@ impl Vrrp {
                 self.state = State::Master;
                 self.candidate = false;
                 self.by_resignation = false;
+                self.listening = false;
                 self.master_down_at = None;
                 self.adver_at = Some(now + self.p.adver_int.as_duration());
                 vec![Action::EnterMaster { reason: self.why.clone() }, Action::SendAdvert { priority: self.p.priority }]
@@ -329,7 +338,7 @@ impl Vrrp {
     }
 
     /// Our primary address changed.
-    pub fn set_primary(&mut self, primary: Ipv4Addr) {
+    pub fn set_primary(&mut self, primary: IpAddr) {
         self.p.primary = primary;
     }
 
@@ -366,9 +375,11 @@ impl Vrrp {
 mod tests {
     use super::*;
 
-    const PEER_LOW: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const PEER_HIGH: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+    use std::net::Ipv4Addr;
+
+    const PEER_LOW: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    const PEER_HIGH: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
 
     const SEC: Interval = Interval::from_secs(1);
 
@@ -406,7 +417,7 @@ mod tests {
             let a = self.v.tick(now);
             self.settle(now, a)
         }
-        fn advert(&mut self, t: u64, src: Ipv4Addr, prio: u8) -> Vec<Action> {
+        fn advert(&mut self, t: u64, src: IpAddr, prio: u8) -> Vec<Action> {
             let now = self.at(t);
             let a = self.v.advert(now, src, prio, SEC);
             self.settle(now, a)

@@ -8,12 +8,12 @@ use crate::fsm::State;
 use crate::packet::DropKind;
 use crate::profile::Interval;
 use crate::rundir::MemberId;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// The last master heard on the member's LAN.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heard {
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     pub priority: u8,
     pub ago_ms: u64,
 }
@@ -21,14 +21,14 @@ pub struct Heard {
 /// A router heard with another interval than ours (accepted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
-    pub peer: Ipv4Addr,
+    pub peer: IpAddr,
     pub interval: Interval,
 }
 
 /// While MASTER: another router advertising our vrid whose adverts we drop (possible split brain).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {
-    pub peer: Ipv4Addr,
+    pub peer: IpAddr,
     pub priority: u8,
     pub kind: DropKind,
     pub ago_ms: u64,
@@ -204,6 +204,7 @@ impl Info {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn sample() -> Info {
         Info {
@@ -221,7 +222,7 @@ mod tests {
             vmac: true,
             vips: vec![parse_vip("10.16.1.200").unwrap(), parse_vip("10.16.2.0/24").unwrap()],
             link_up: true,
-            heard: Some(Heard { src: Ipv4Addr::new(10, 16, 1, 3), priority: 90, ago_ms: 250 }),
+            heard: Some(Heard { src: Ipv4Addr::new(10, 16, 1, 3).into(), priority: 90, ago_ms: 250 }),
             since_ms: 1_700_000_000_000,
             reason: "no advert for 3.61 s\t(tab)".into(),
             sent: 7,
@@ -235,9 +236,9 @@ mod tests {
             strict_interval: false,
             fault: Some("cannot send adverts: Network is unreachable".into()),
             interval_mismatches: 4,
-            mismatch: Some(Mismatch { peer: Ipv4Addr::new(10, 16, 1, 3), interval: Interval::from_secs(2) }),
+            mismatch: Some(Mismatch { peer: Ipv4Addr::new(10, 16, 1, 3).into(), interval: Interval::from_secs(2) }),
             conflict: Some(Conflict {
-                peer: Ipv4Addr::new(10, 16, 1, 3),
+                peer: Ipv4Addr::new(10, 16, 1, 3).into(),
                 priority: 110,
                 kind: DropKind::AuthData,
                 ago_ms: 40,

@@ -1,9 +1,11 @@
 //! vrrpd: VRRPv2 (RFC 3768) with a virtual MAC and a host-wide state shared by all interfaces.
 //!
 //! Layout, from the wire to the loop (pure modules first; every syscall and every `unsafe` in `sys`):
-//! - [`profile`]: protocol version, the interval in centiseconds, Skew_Time and Master_Down_Interval per version.
-//! - [`wire`]: the packet view and the checksum over a caller-supplied pseudo-header.
-//! - [`packet`]: the v2 advert `Repr` (parse/emit), the IPv4 envelope, the §7.1 receive checks and drop kinds.
+//! - [`profile`]: protocol version and address family; the interval in centiseconds, Skew_Time and
+//!   Master_Down_Interval per version; the group and address size per family.
+//! - [`wire`]: the packet view and the checksum over a caller-supplied pseudo-header (none, IPv4, IPv6).
+//! - [`packet`]: the advert `Repr` of v2 and v3 (parse/emit); [`drops`]: the counted drop kinds.
+//! - [`accept`]: the §7.1 receive checks on the envelope the socket layer reports and on the advert.
 //! - [`arp`]: gratuitous ARP frames, MAC text.
 //! - [`fsm`]: the §6.4 state machine of one virtual router, with explicit time.
 //! - [`group`]: the host-wide verdict of a `-M` group.
@@ -18,12 +20,14 @@
 
 #![deny(unsafe_code)]
 
+pub mod accept;
 pub mod arp;
 pub mod cli;
 pub mod control;
 pub mod core;
 pub mod ctl;
 pub mod daemon;
+pub mod drops;
 pub mod fsm;
 pub mod group;
 pub mod hooks;

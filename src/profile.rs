@@ -1,12 +1,48 @@
-//! What the protocol version decides (pure): the advertisement interval kept in centiseconds (as FRR does),
-//! and Skew_Time and Master_Down_Interval per version (RFC 3768 §6.1, RFC 5798 §6.1).
+//! What the protocol version and the address family decide (pure): the advertisement interval kept in
+//! centiseconds (as FRR does), Skew_Time and Master_Down_Interval per version (RFC 3768 §6.1, RFC 5798
+//! §6.1), the multicast group and address size per family.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-/// The VRRP version spoken on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The address family of a virtual router (RFC 5798: one router per family, same VRID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(a: IpAddr) -> Family {
+        if a.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+    /// Bytes of one address in the advert's list.
+    pub const fn addr_len(self) -> usize {
+        match self {
+            Family::V4 => 4,
+            Family::V6 => 16,
+        }
+    }
+    /// The VRRP multicast group: 224.0.0.18 (RFC 3768 §5.2.2) or ff02::12 (RFC 5798 §5.1.2.2).
+    pub const fn group(self) -> IpAddr {
+        match self {
+            Family::V4 => IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+            Family::V6 => IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+        }
+    }
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// The VRRP version spoken on the wire (2 unless `--vrrp-version 3`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Version {
+    #[default]
     /// RFC 3768: interval in whole seconds, optional password, checksum over the VRRP message.
     V2,
     /// RFC 5798: interval in centiseconds, no authentication, checksum over a pseudo-header.
@@ -37,6 +73,22 @@ impl Interval {
     pub fn as_duration(self) -> Duration {
         Duration::from_millis(u64::from(self.0) * 10)
     }
+    /// Seconds with at most two decimals, as `-d` takes them ("1", "0.1", "0.01", "40.95"); `None` for
+    /// anything else (a sign, a third decimal, an empty string, more than 655.35 s).
+    pub fn parse_secs(s: &str) -> Option<Interval> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) || frac.len() > 2 {
+            return None;
+        }
+        let whole: u32 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let frac: u32 = match frac.len() {
+            0 => 0,
+            1 => frac.parse::<u32>().ok()? * 10,
+            _ => frac.parse().ok()?,
+        };
+        u16::try_from(whole.checked_mul(100)?.checked_add(frac)?).ok().map(Interval)
+    }
     /// The VRRPv2 field (whole seconds); `None` when the interval is not a whole number of seconds
     /// from 1 to 255.
     pub fn whole_secs(self) -> Option<u8> {
@@ -56,6 +108,13 @@ impl fmt::Display for Interval {
 }
 
 impl Version {
+    /// The Version field of the header.
+    pub const fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
     /// Skew_Time: v2 (256 − Priority) / 256 s; v3 ((256 − Priority) × Master_Adver_Interval) / 256.
     pub fn skew_time(self, priority: u8, master_int: Interval) -> Duration {
         let left = 256 - u64::from(priority);
@@ -91,6 +150,16 @@ mod tests {
     }
 
     #[test]
+    fn families() {
+        assert_eq!(Family::of("10.0.0.1".parse().unwrap()), Family::V4);
+        assert_eq!(Family::of("2001:db8::1".parse().unwrap()), Family::V6);
+        assert_eq!(Family::V4.group().to_string(), "224.0.0.18");
+        assert_eq!(Family::V6.group().to_string(), "ff02::12");
+        assert_eq!((Family::V4.addr_len(), Family::V6.addr_len()), (4, 16));
+        assert_eq!((Version::V2.number(), Version::V3.number()), (2, 3));
+    }
+
+    #[test]
     fn rfc_timers_per_version() {
         let one = Interval::from_secs(1);
         // RFC 3768: priority 100, 1 s → skew 0.609375 s, Master_Down_Interval 3.609375 s.
@@ -103,5 +172,20 @@ mod tests {
         assert_eq!(Version::V3.skew_time(100, cs), Duration::from_nanos(6_093_750));
         assert_eq!(Version::V3.master_down_interval(100, cs), Duration::from_nanos(36_093_750));
         assert_eq!(Version::V3.skew_time(255, cs), Duration::from_nanos(39_062));
+    }
+
+    #[test]
+    fn interval_parse_secs() {
+        let cs = |s: &str| Interval::parse_secs(s).map(Interval::centis);
+        assert_eq!(cs("1"), Some(100));
+        assert_eq!(cs("0.1"), Some(10));
+        assert_eq!(cs("0.01"), Some(1));
+        assert_eq!(cs(".5"), Some(50));
+        assert_eq!(cs("40.95"), Some(4095));
+        assert_eq!(cs("255"), Some(25500));
+        assert_eq!(cs("0"), Some(0));
+        for bad in ["", ".", "0.015", "-1", "+1", "1e2", "1,5", " 1", "656", "99999999999"] {
+            assert_eq!(cs(bad), None, "{bad:?}");
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::arp::{fmt_mac, parse_mac};
 use crate::cli::Vip;
-use crate::profile::Interval;
+use crate::profile::{Interval, Version};
 use crate::sys::proc::flock;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -253,6 +253,8 @@ pub struct Member {
     /// to send priority 0 on a dead member's link.
     pub adver_int: Interval,
     pub auth_type: u8,
+    /// The VRRP version the member speaks (2 in records of earlier versions).
+    pub version: Version,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
@@ -272,7 +274,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -288,6 +290,7 @@ impl Member {
             self.auth_type,
             self.since_ms,
             u8::from(self.no_vmac),
+            self.version.number(),
             clean(&self.reason),
         )
     }
@@ -329,6 +332,13 @@ impl Member {
                 "since" => m.since_ms = v.parse().ok()?,
                 "reason" => m.reason = v.to_string(),
                 "novmac" => m.no_vmac = v == "1",
+                "ver" => {
+                    m.version = match v {
+                        "2" => Version::V2,
+                        "3" => Version::V3,
+                        _ => return None,
+                    }
+                }
                 _ => {}
             }
         }
@@ -449,7 +459,8 @@ mod tests {
             ],
             members: 2,
             link_up: true,
-            adver_int: Interval::from_secs(1),
+            adver_int: Interval::from_centis(1),
+            version: Version::V3,
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),

@@ -3,7 +3,8 @@
 //! VRRPv2, the IPv4 or IPv6 pseudo-header for VRRPv3). [`crate::packet::Advert`] is the `Repr` that
 //! parses from and emits into this view.
 
-use std::net::Ipv4Addr;
+use crate::profile::Family;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// VRRP fixed header: version/type, vrid, priority, count, then (v2) auth type + interval or (v3)
 /// reserved + max interval, then the checksum.
@@ -16,6 +17,20 @@ pub enum Pseudo {
     None,
     /// VRRPv3 over IPv4: source, destination, zero, protocol 112, VRRP length (RFC 5798 §5.2.8).
     V4 { src: Ipv4Addr, dst: Ipv4Addr },
+    /// VRRPv3 over IPv6: source, destination, upper-layer length (32 bits), zeros, next header 112
+    /// (RFC 2460 §8.1).
+    V6 { src: Ipv6Addr, dst: Ipv6Addr },
+}
+
+impl Pseudo {
+    /// The pseudo-header of a VRRPv3 message between these addresses (`None` when the families differ).
+    pub fn v3(src: IpAddr, dst: IpAddr) -> Option<Pseudo> {
+        match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => Some(Pseudo::V4 { src, dst }),
+            (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Pseudo::V6 { src, dst }),
+            _ => None,
+        }
+    }
 }
 
 /// Ones' complement Internet checksum (RFC 1071) of `pseudo` followed by `data`.
@@ -30,11 +45,20 @@ pub fn checksum(pseudo: Pseudo, data: &[u8]) -> u16 {
             sum += u32::from(*last) << 8;
         }
     };
-    if let Pseudo::V4 { src, dst } = pseudo {
-        add(&src.octets());
-        add(&dst.octets());
-        add(&[0, crate::packet::IPPROTO_VRRP]);
-        add(&(data.len() as u16).to_be_bytes());
+    match pseudo {
+        Pseudo::None => {}
+        Pseudo::V4 { src, dst } => {
+            add(&src.octets());
+            add(&dst.octets());
+            add(&[0, crate::packet::IPPROTO_VRRP]);
+            add(&(data.len() as u16).to_be_bytes());
+        }
+        Pseudo::V6 { src, dst } => {
+            add(&src.octets());
+            add(&dst.octets());
+            add(&(data.len() as u32).to_be_bytes());
+            add(&[0, 0, 0, crate::packet::IPPROTO_VRRP]);
+        }
     }
     add(data);
     while sum > 0xffff {
@@ -103,6 +127,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The `count` IPv4 addresses after the header (the caller checked the length).
     pub fn ipv4_addrs(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
         self.b()[HEADER_LEN..].chunks_exact(4).take(self.count()).map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+    }
+    /// The `count` addresses of `family` after the header (the caller checked the length).
+    pub fn addrs(&self, family: Family) -> impl Iterator<Item = IpAddr> + '_ {
+        self.b()[HEADER_LEN..].chunks_exact(family.addr_len()).take(self.count()).map(|c| {
+            match <[u8; 16]>::try_from(c) {
+                Ok(b16) => IpAddr::V6(Ipv6Addr::from(b16)),
+                Err(_) => IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+            }
+        })
     }
     /// The bytes after the header and `n` bytes of addresses (v2: the authentication data).
     pub fn after_addrs(&self, addr_len: usize) -> &[u8] {

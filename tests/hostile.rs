@@ -319,16 +319,19 @@ fn malformed_and_foreign_adverts_are_dropped_counted_and_logged_then_a_flood_cha
         Hostile { kind: DropKind::Checksum, packets: vec![mutated(&|b| b[7] ^= 0x5a)], seen_by: both.clone() },
         Hostile {
             kind: DropKind::Version,
-            packets: vec![
-                mutated(&|b| {
-                    b[0] = 0x31;
-                    fix_checksum(b)
-                }),
-                mutated(&|b| {
-                    b[0] = 0xf1;
-                    fix_checksum(b)
-                }),
-            ],
+            packets: vec![mutated(&|b| {
+                b[0] = 0xf1;
+                fix_checksum(b)
+            })],
+            seen_by: both.clone(),
+        },
+        // A VRRPv3 header on a v2 router: its own kind (RFC 5798 §8.4 mixed-version LANs).
+        Hostile {
+            kind: DropKind::V3OnV2,
+            packets: vec![mutated(&|b| {
+                b[0] = 0x31;
+                fix_checksum(b)
+            })],
             seen_by: both.clone(),
         },
         Hostile {

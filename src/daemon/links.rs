@@ -2,14 +2,9 @@
 //! cannot advertise.
 
 use super::*;
+use crate::core::Fault;
 
 /// Why this member cannot advertise; it is out of the election (the host goes BACKUP as for a link loss).
-pub(super) struct Fault {
-    pub(super) why: String,
-    /// Sends failed: try again then. `None`: the interface has no address of its own; wait for one.
-    pub(super) retry_at: Option<Instant>,
-}
-
 /// The interface does not exist (any more) in our network namespace.
 pub(super) struct Gone;
 
@@ -129,23 +124,23 @@ impl Daemon {
         {
             info!("primary address changed from {} to {p}", self.primary);
             self.primary = p;
-            self.core.fsm.set_primary(p);
+            self.core.fsm.set_primary(p.into());
             if let Err(e) = self.vsock.set_source(self.ifindex, p) {
                 warn!("cannot use {p} as the advert source: {e}");
             }
         }
         // No address of our own: no advert can leave; a MASTER would keep the VIPs while the peer takes
         // over. Out of the election until an address is back.
-        let no_source = self.fault.as_ref().is_some_and(|f| f.retry_at.is_none());
+        let no_source = self.core.fault.as_ref().is_some_and(|f| f.retry_at.is_none());
         match primary {
-            None if self.fault.is_none() => self.set_fault(
+            None if self.core.fault.is_none() => self.set_fault(
                 format!("{} has no IPv4 address of its own left (adverts need a source address)", self.cfg.ifname),
                 false,
             ),
             Some(p) if no_source => self.clear_fault(Instant::now(), &format!("address {p} is back")),
             _ => {}
         }
-        if self.core.fsm.state() == State::Master && self.fault.is_none() {
+        if self.core.fsm.state() == State::Master && self.core.fault.is_none() {
             for v in self.cfg.vips.clone() {
                 if !self.foreign_vips.contains(&v.addr) && !addrs.iter().any(|a| a.addr == v.addr) {
                     warn!("virtual address {v} was removed by someone else while MASTER: adding it back");
@@ -163,17 +158,15 @@ impl Daemon {
             "{why}: out of the election{}, the host goes BACKUP as for a link loss",
             if retry { format!(" for {} s", FAULT_RETRY.as_secs()) } else { String::new() }
         );
-        self.fault = Some(Fault { why, retry_at: retry.then(|| now + FAULT_RETRY) });
-        self.core.fault = true;
+        self.core.fault = Some(Fault { why, retry_at: retry.then(|| now + FAULT_RETRY) });
         self.since_ms = unix_ms();
     }
 
     /// The fault is over: take part again, listening for a master first.
     pub(super) fn clear_fault(&mut self, now: Instant, how: &str) {
-        if self.fault.take().is_none() {
+        if self.core.fault.take().is_none() {
             return;
         }
-        self.core.fault = false;
         info!("{how}: rejoining the election (listening for a master first)");
         self.send_failures = 0;
         let acts = self.core.fsm.restart(now);

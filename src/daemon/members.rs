@@ -187,7 +187,7 @@ impl Daemon {
             drained: self.core.drained,
             held: self.core.verdict(&siblings).why_not,
             strict_interval: self.cfg.strict_interval,
-            fault: self.fault.as_ref().map(|f| f.why.clone()),
+            fault: self.core.fault.as_ref().map(|f| f.why.clone()),
             interval_mismatches: self.counters.interval_mismatch,
             mismatch: self.live_mismatch().map(|m| info::Mismatch { peer: m.src, interval: m.int }),
             conflict: self.live_conflict().map(|c| info::Conflict {
@@ -243,7 +243,7 @@ impl Daemon {
         let was_master = rec.state == RecordState::Master;
         // Priority 0 first, so that the peer takes that LAN over in Skew_Time.
         if was_master {
-            let auth = if rec.auth_type == 0 {
+            let auth = if rec.auth_type == 0 || rec.version == Version::V3 {
                 Some(Auth::None)
             } else if self.cfg.auth.type_code() == rec.auth_type {
                 Some(self.cfg.auth.clone())
@@ -257,14 +257,9 @@ impl Daemon {
                 .and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()));
             match (auth, src) {
                 (Some(auth), Some(src)) => {
-                    let adv = Advert::new(
-                        rec.vrid,
-                        0,
-                        rec.adver_int.whole_secs().unwrap_or(1),
-                        &auth,
-                        rec.vips.iter().map(|v| v.addr).collect(),
-                    );
-                    match VrrpSocket::open(ifname, idx, src).and_then(|s| s.send(&adv.encode())) {
+                    let vips: Vec<Ipv4Addr> = rec.vips.iter().map(|v| v.addr).collect();
+                    let adv = advert_bytes(rec.version, rec.vrid, 0, rec.adver_int, &auth, &vips, src);
+                    match VrrpSocket::open(ifname, idx, src).and_then(|s| s.send(&adv)) {
                         Ok(()) => info!("sent priority 0 for vrid {} on {ifname} for the dead member", rec.vrid),
                         Err(e) => warn!("cannot send priority 0 on {ifname}: {e}"),
                     }

@@ -4,7 +4,7 @@ use super::*;
 
 /// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
 pub(super) struct Mismatch {
-    pub(super) src: Ipv4Addr,
+    pub(super) src: IpAddr,
     pub(super) int: Interval,
     pub(super) at: Instant,
     pub(super) logged_at: Instant,
@@ -15,7 +15,7 @@ pub(super) struct Mismatch {
 /// address list). That router may be MASTER too: a possible split brain, shown by atropos.
 #[derive(Clone, Copy)]
 pub(super) struct Conflict {
-    pub(super) src: Ipv4Addr,
+    pub(super) src: IpAddr,
     pub(super) prio: u8,
     pub(super) kind: DropKind,
     pub(super) at: Instant,
@@ -51,19 +51,23 @@ impl Daemon {
             };
             let now = Instant::now();
             let len = n.min(self.recv_buf.len());
-            let parsed = packet::parse_ipv4(&self.recv_buf[..len]).and_then(|r| {
+            let version = self.core.fsm.params().version;
+            let parsed = accept::parse_ipv4(&self.recv_buf[..len], version).and_then(|r| {
                 if n > self.recv_buf.len() {
                     return Err(DropKind::TrailingBytes);
                 }
                 Ok(r)
             });
+            let vips: Vec<IpAddr> = self.vip_addrs.iter().map(|&a| a.into()).collect();
+            let own: Vec<IpAddr> = self.own.iter().map(|&a| a.into()).collect();
             let result = parsed.and_then(|r| {
                 let expect = Expect {
                     vrid: self.cfg.vrid,
+                    version,
                     auth: &self.cfg.auth,
                     adver_int: self.cfg.adver_int,
-                    vips: &self.vip_addrs,
-                    own: &self.own,
+                    vips: &vips,
+                    own: &own,
                     owner: self.cfg.priority == 255,
                     strict_interval: self.cfg.strict_interval,
                 };
@@ -78,7 +82,7 @@ impl Daemon {
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
-                    let int = r.advert.interval();
+                    let int = r.advert.interval;
                     if int != self.cfg.adver_int {
                         self.note_mismatch(now, r.src, int);
                     }
@@ -88,17 +92,15 @@ impl Daemon {
                     self.apply(now, effects);
                 }
                 Err(kind) => {
-                    let mut head = [0u8; 16];
-                    let k = len.min(16);
-                    head[..k].copy_from_slice(&self.recv_buf[..k]);
-                    self.count_drop(now, kind, &head[..k]);
+                    let src = accept::split_ipv4(&self.recv_buf[..len]).ok().map(|(m, _)| m.src);
+                    self.count_drop(now, kind, src);
                 }
             }
         }
     }
 
     /// An advert accepted with another interval than ours: counted, logged at most once a second.
-    pub(super) fn note_mismatch(&mut self, now: Instant, src: Ipv4Addr, int: Interval) {
+    pub(super) fn note_mismatch(&mut self, now: Instant, src: IpAddr, int: Interval) {
         self.counters.interval_mismatch += 1;
         let ours = self.cfg.adver_int;
         let say = |more: u64| {
@@ -122,7 +124,7 @@ impl Daemon {
     }
 
     /// While MASTER, another router advertising our vrid with a configuration we drop may be MASTER too.
-    pub(super) fn note_conflict(&mut self, now: Instant, kind: DropKind, r: &packet::Received) {
+    pub(super) fn note_conflict(&mut self, now: Instant, kind: DropKind, r: &accept::Received) {
         if !is_conflict(kind) || r.advert.vrid != self.cfg.vrid || self.core.fsm.state() != State::Master {
             return;
         }
@@ -151,13 +153,11 @@ impl Daemon {
         self.conflict.filter(|c| self.core.fsm.state() == State::Master && c.at.elapsed() < lasts(self.cfg.adver_int))
     }
 
-    pub(super) fn count_drop(&mut self, now: Instant, kind: DropKind, head: &[u8]) {
+    /// A dropped packet: counted by kind, logged at most once a second per kind (`src` when its
+    /// header could be read).
+    pub(super) fn count_drop(&mut self, now: Instant, kind: DropKind, src: Option<IpAddr>) {
         self.counters.drops[kind.index()] += 1;
-        let src = if head.len() >= 16 {
-            Ipv4Addr::new(head[12], head[13], head[14], head[15]).to_string()
-        } else {
-            "?".into()
-        };
+        let src = src.map_or_else(|| "?".to_string(), |a| a.to_string());
         let log = &mut self.drop_log[kind.index()];
         if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
             log.suppressed += 1;

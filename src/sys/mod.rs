@@ -7,4 +7,5 @@ pub mod netlink;
 pub mod proc;
 pub mod raw;
 pub mod signals;
+pub mod timer;
 pub mod watch;
