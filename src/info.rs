@@ -6,7 +6,7 @@ use crate::cli::{Vip, parse_vip};
 use crate::control::{Message, state_from};
 use crate::fsm::State;
 use crate::packet::DropKind;
-use crate::profile::Interval;
+use crate::profile::{Interval, Version};
 use crate::rundir::MemberId;
 use std::net::IpAddr;
 
@@ -45,6 +45,8 @@ pub struct Info {
     pub priority: u8,
     pub cfg_priority: u8,
     pub preempt: bool,
+    /// The VRRP version spoken (2 in answers of older members).
+    pub version: Version,
     pub interval: Interval,
     pub mac: [u8; 6],
     pub omac: [u8; 6],
@@ -91,6 +93,7 @@ impl Info {
             .with("prio", self.priority)
             .with("cfgprio", self.cfg_priority)
             .with("preempt", u8::from(self.preempt))
+            .with("ver", self.version.number())
             .with("intcs", self.interval.centis())
             .with("mac", fmt_mac(&self.mac))
             .with("omac", fmt_mac(&self.omac))
@@ -170,6 +173,11 @@ impl Info {
             priority: small("prio")?,
             cfg_priority: small("cfgprio")?,
             preempt: flag("preempt"),
+            version: match m.get("ver") {
+                None | Some("2") => Version::V2,
+                Some("3") => Version::V3,
+                Some(_) => return Err(bad("ver")),
+            },
             interval: Interval::from_centis(get("intcs")?.parse().map_err(|_| bad("intcs"))?),
             mac: mac("mac")?,
             omac: mac("omac")?,
@@ -216,6 +224,7 @@ mod tests {
             priority: 100,
             cfg_priority: 110,
             preempt: true,
+            version: Version::V3,
             interval: Interval::from_secs(1),
             mac: [0, 0, 0x5e, 0, 1, 51],
             omac: [2, 0, 0, 0, 0, 1],

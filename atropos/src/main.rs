@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vrrpd::control::{Message, Request};
 use vrrpd::info::Info;
-use vrrpd::profile::Interval;
+use vrrpd::profile::{Interval, Version};
 use vrrpd::rundir::{self, Member, MemberId, RecordState};
 use vrrpd::sys::proc;
 
@@ -205,7 +205,8 @@ struct Row {
     recv: String,
     drops: String,
     link: String,
-    /// Our advertisement interval (s).
+    /// Our VRRP version and advertisement interval.
+    ver: Option<Version>,
     int: Option<Interval>,
     /// Adverts accepted with another interval than ours: count, and the peer heard lately with its interval.
     imm: String,
@@ -247,6 +248,7 @@ fn row(seen: &Seen) -> Row {
                     i.drops.iter().map(|(k, n)| format!("{}:{n}", k.name())).collect::<Vec<_>>().join(",")
                 },
                 link: if i.link_up { "up" } else { "down" }.to_string(),
+                ver: Some(i.version),
                 int: Some(i.interval),
                 imm: i.interval_mismatches.to_string(),
                 imm_peer: i.mismatch.as_ref().map(|m| (m.peer.to_string(), m.interval)),
@@ -288,6 +290,7 @@ fn row(seen: &Seen) -> Row {
                 recv: "-".into(),
                 drops: "-".into(),
                 link: rec.map(|r| if r.link_up { "up" } else { "down" }.to_string()).unwrap_or("-".into()),
+                ver: rec.map(|r| r.version),
                 int: rec.map(|r| r.adver_int),
                 imm: "-".into(),
                 imm_peer: None,
@@ -451,6 +454,7 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
     let header = [
         "IFACE",
         "VRID",
+        "VRRP",
         "STATE",
         "PRIO",
         "MAC",
@@ -462,12 +466,16 @@ fn cmd_state(dir: &Path, json: bool) -> u8 {
         "DROPPED",
         "REASON",
     ];
-    let table: Vec<[String; 12]> = rows
+    let table: Vec<[String; 13]> = rows
         .iter()
         .map(|r| {
             [
                 r.ifname.clone(),
                 r.vrid.clone(),
+                match (r.ver, r.int) {
+                    (Some(v), Some(i)) => format!("v{} {i}", v.number()),
+                    _ => "-".into(),
+                },
                 if r.link == "down" && r.problem.is_none() {
                     format!("{} (link down)", r.state)
                 } else {
@@ -516,6 +524,8 @@ fn member_json(r: &Row, s: &Seen) -> Value {
     let mut m = json!({
         "interface": r.ifname,
         "vrid": num(&r.vrid),
+        "vrrp_version": r.ver.map(|v| v.number()),
+        "advert_interval": secs(r.int),
         "state": r.state,
         "priority": num(&r.prio),
         "configured_priority": num(&r.cfgprio),

@@ -165,6 +165,7 @@ impl Daemon {
             priority: self.core.fsm.priority(),
             cfg_priority: self.cfg.priority,
             preempt: self.cfg.preempt,
+            version: self.cfg.version,
             interval: self.cfg.adver_int,
             mac: self.mac,
             omac: self.omac,
