@@ -3,6 +3,8 @@
 //! gratuitous ARP, hooks, run-dir state). This file holds the setup, the loop, the group verdict
 //! (`settle`) and the transitions; each other concern of the loop is a submodule:
 
+/// Sent adverts: the v2 or v3 message, send errors and the fault they lead to.
+mod adverts;
 /// -U/-D hooks: queued, output watched, exit reaped.
 mod hookrun;
 /// Carrier, deletion, addresses, and the fault of a member that cannot advertise.
@@ -20,6 +22,7 @@ mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
 
+use adverts::advert_bytes;
 use mac::set_mac_any;
 use receive::{Conflict, DropLog, Mismatch};
 
@@ -133,28 +136,6 @@ pub struct Daemon {
 }
 
 use rundir::unix_ms;
-
-/// The advert a router of `version` sends from `src` to the IPv4 group (v2 carries whole seconds and
-/// the authentication; v3 centiseconds and a checksum over the pseudo-header, RFC 5798 §5.2.8).
-pub(crate) fn advert_bytes(
-    version: Version,
-    vrid: u8,
-    priority: u8,
-    int: Interval,
-    auth: &Auth,
-    vips: &[Ipv4Addr],
-    src: Ipv4Addr,
-) -> Vec<u8> {
-    match version {
-        // The command line allows nothing but whole seconds with v2.
-        Version::V2 => Advert::new(vrid, priority, int.whole_secs().unwrap_or(1), auth, vips.to_vec()).encode(),
-        Version::V3 => {
-            let addrs = vips.iter().map(|&a| IpAddr::V4(a)).collect();
-            let adv = Advert::v3(vrid, priority, int, Family::V4, addrs);
-            adv.encode_with(Pseudo::v3(src.into(), Family::V4.group()).unwrap_or(Pseudo::None))
-        }
-    }
-}
 
 fn io_ctx(what: impl std::fmt::Display) -> impl FnOnce(io::Error) -> String {
     move |e| format!("{what}: {e}")
@@ -292,28 +273,6 @@ impl Daemon {
 
     fn in_group(&self) -> bool {
         self.core.in_group()
-    }
-
-    fn member(&self) -> Member {
-        Member {
-            ifname: self.cfg.ifname.clone(),
-            vrid: self.cfg.vrid,
-            pid: std::process::id(),
-            state: self.core.fsm.state().into(),
-            prio: self.core.fsm.priority(),
-            cfg_prio: self.cfg.priority,
-            omac: Some(self.omac),
-            mac: Some(self.mac),
-            vips: self.cfg.vips.clone(),
-            members: self.cfg.members.unwrap_or(0),
-            link_up: self.core.link_up,
-            version: self.cfg.version,
-            adver_int: self.cfg.adver_int,
-            auth_type: self.cfg.auth.type_code(),
-            since_ms: self.since_ms,
-            reason: self.reason(),
-            no_vmac: self.cfg.no_vmac,
-        }
     }
 
     /// Why we are in our role, and why we are held BACKUP when we won our election.
@@ -460,33 +419,6 @@ impl Daemon {
                 }
                 Effect::Save => self.save_state_logged(),
                 Effect::Hook { from, to } => self.queue_hook(now, from, to),
-            }
-        }
-    }
-
-    fn send_advert(&mut self, priority: u8) {
-        let bytes = advert_bytes(
-            self.cfg.version,
-            self.cfg.vrid,
-            priority,
-            self.cfg.adver_int,
-            &self.cfg.auth,
-            &self.vip_addrs,
-            self.primary,
-        );
-        match self.vsock.send(&bytes) {
-            Ok(()) => {
-                self.counters.sent += 1;
-                self.send_failures = 0;
-            }
-            Err(e) => {
-                warn!("cannot send an advert (priority {priority}): {e}");
-                self.send_failures += 1;
-                // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
-                // resign now (the settle loop hands over with priority 0, as for a link loss).
-                if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
-                    self.set_fault(format!("cannot send adverts: {e}"), true);
-                }
             }
         }
     }

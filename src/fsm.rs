@@ -689,4 +689,68 @@ mod tests {
         assert_eq!(a.v.master_down_interval(), 3 * half.as_duration() + a.v.skew_time());
         a.becomes_master_at(100 + 1500 + 610);
     }
+
+    /// VRRPv3 at 10 ms, priority 100: Skew_Time scales with the interval (RFC 5798 §6.1).
+    fn v3_at_10ms(now: Instant) -> Vrrp {
+        let cs = Interval::from_centis(1);
+        let mut v =
+            Vrrp::new(Params { priority: 100, version: Version::V3, adver_int: cs, preempt: true, primary: ME }, now);
+        assert!(v.startup(now).is_empty());
+        v
+    }
+
+    #[test]
+    fn v3_backup_takes_over_after_three_intervals_and_a_scaled_skew() {
+        let t0 = Instant::now();
+        let mut v = v3_at_10ms(t0);
+        // (256 − 100) × 10 ms / 256 = 6.09375 ms; 3 × 10 ms + that = 36.09375 ms.
+        assert_eq!(v.skew_time(), Duration::from_nanos(6_093_750));
+        assert_eq!(v.next_deadline(), Some(t0 + Duration::from_nanos(36_093_750)));
+        // A master every 10 ms keeps us BACKUP; after its last advert (at 990 ms) we take over 36.09 ms later.
+        for t in (0..1000).step_by(10) {
+            assert!(v.advert(t0 + ms(t), PEER_HIGH, 110, Interval::from_centis(1)).is_empty());
+            assert!(v.tick(t0 + ms(t + 9)).is_empty());
+        }
+        let last = t0 + ms(990);
+        assert_eq!(v.next_deadline(), Some(last + Duration::from_nanos(36_093_750)));
+        assert!(v.tick(last + Duration::from_micros(36_093)).is_empty());
+        v.tick(last + Duration::from_nanos(36_093_750));
+        let acts = v.verdict(last + Duration::from_nanos(36_093_750), true, "alone");
+        assert!(matches!(acts[0], Action::EnterMaster { .. }), "{acts:?}");
+        assert_eq!(v.state(), State::Master);
+    }
+
+    #[test]
+    fn v3_backup_learns_a_100ms_master_and_priority_zero_waits_only_the_skew() {
+        let t0 = Instant::now();
+        let mut v = v3_at_10ms(t0);
+        let tenth = Interval::from_centis(10);
+        v.advert(t0, PEER_HIGH, 110, tenth);
+        assert_eq!(v.master_adver_int(), tenth);
+        // 3 × 100 ms + (156 × 100 ms / 256 = 60.9375 ms).
+        assert_eq!(v.master_down_interval(), Duration::from_nanos(360_937_500));
+        // The master resigns: Skew_Time of its interval only.
+        v.advert(t0 + ms(50), PEER_HIGH, 0, tenth);
+        assert_eq!(v.next_deadline(), Some(t0 + ms(50) + Duration::from_nanos(60_937_500)));
+    }
+
+    #[test]
+    fn v3_master_keeps_a_10ms_schedule_through_late_wakeups() {
+        let t0 = Instant::now();
+        let mut v = v3_at_10ms(t0);
+        let up = t0 + Duration::from_nanos(36_093_750);
+        v.tick(up);
+        v.verdict(up, true, "alone");
+        assert_eq!(v.state(), State::Master);
+        // Woken 3 ms late each time: the adverts stay on the 10 ms grid from the first one.
+        for k in 1..=100u32 {
+            let due = up + ms(10) * k;
+            assert_eq!(v.next_deadline(), Some(due), "advert {k}");
+            assert_eq!(v.tick(due + ms(3)), vec![Action::SendAdvert { priority: 100 }]);
+        }
+        // A stall of several intervals sends one advert, then the grid restarts from now (no burst).
+        let stalled = up + ms(10) * 100 + ms(55);
+        assert_eq!(v.tick(stalled), vec![Action::SendAdvert { priority: 100 }]);
+        assert_eq!(v.next_deadline(), Some(stalled + ms(10)));
+    }
 }

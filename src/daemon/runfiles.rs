@@ -4,6 +4,29 @@
 use super::*;
 
 impl Daemon {
+    /// Our line in the state file.
+    pub(super) fn member(&self) -> Member {
+        Member {
+            ifname: self.cfg.ifname.clone(),
+            vrid: self.cfg.vrid,
+            pid: std::process::id(),
+            state: self.core.fsm.state().into(),
+            prio: self.core.fsm.priority(),
+            cfg_prio: self.cfg.priority,
+            omac: Some(self.omac),
+            mac: Some(self.mac),
+            vips: self.cfg.vips.clone(),
+            members: self.cfg.members.unwrap_or(0),
+            link_up: self.core.link_up,
+            version: self.cfg.version,
+            adver_int: self.cfg.adver_int,
+            auth_type: self.cfg.auth.type_code(),
+            since_ms: self.since_ms,
+            reason: self.reason(),
+            no_vmac: self.cfg.no_vmac,
+        }
+    }
+
     pub(super) fn save_state(&self) -> io::Result<()> {
         rundir::put_member(&self.cfg.rundir, &self.member())
     }
