@@ -1,4 +1,4 @@
-//! vrrpd: VRRPv2 (RFC 3768) with a virtual MAC and a host-wide state shared by all interfaces.
+//! vrrpd: VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798) with a virtual MAC and a host-wide state shared by all interfaces.
 //!
 //! Layout, from the wire to the loop (pure modules first; every syscall and every `unsafe` in `sys`):
 //! - [`profile`]: protocol version and address family; the interval in centiseconds, Skew_Time and
@@ -16,7 +16,7 @@
 //! - [`nlparse`]: the rtnetlink messages we read.
 //! - [`hooks`]: the -U/-D runner; [`ctl`]: control-socket plumbing.
 //! - [`daemon`]: the event loop wiring events to the core and effects to `sys` (submodules by concern).
-//! - [`sys`]: sockets, rtnetlink, signals, MAC claim, processes, inotify, syslog.
+//! - [`sys`]: sockets, rtnetlink, signals, MAC claim, processes, inotify, the loop's timerfd, syslog.
 
 #![deny(unsafe_code)]
 
