@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use crate::daemons::Imp;
+use crate::profile::Prof;
 use crate::system::*;
 use crate::{FAST_POLL, SETTLE_HOLD, now_us, sleep, stopped};
 use std::fs;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 pub struct Bed {
     pub lab: Lab,
     pub imp: Imp,
+    pub prof: Prof,
     pub bin: String,
     /// Per host: ours [eth0 member, eth1 member]; keepalived [parent].
     pub daemons: [Vec<Proc>; 2],
@@ -28,7 +30,7 @@ pub struct Bed {
 }
 
 impl Bed {
-    pub fn new(imp: Imp, bin: &str) -> Result<Bed, String> {
+    pub fn new(imp: Imp, bin: &str, prof: Prof) -> Result<Bed, String> {
         let tag = match imp {
             Imp::Ours => "benchours",
             Imp::Keepalived => "benchka",
@@ -37,6 +39,7 @@ impl Bed {
         let mut bed = Bed {
             lab,
             imp,
+            prof,
             bin: bin.to_string(),
             daemons: [Vec::new(), Vec::new()],
             all_daemons: Vec::new(),

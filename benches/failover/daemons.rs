@@ -28,17 +28,19 @@ impl Bed {
         let inst = |vrid: u8, ifname: &str, vip: &str| {
             format!(
                 "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface {ifname}\n    virtual_router_id {vrid}\n    \
-                 priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+                 priority {prio}\n    advert_int {int}\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n",
+                int = self.prof.interval_arg()
             )
         };
         let text = format!(
-            "global_defs {{\n    router_id {name}_h{n}\n    vrrp_version 2\n    vrrp_garp_master_delay 0\n    \
+            "global_defs {{\n    router_id {name}_h{n}\n    vrrp_version {ver}\n    vrrp_garp_master_delay 0\n    \
              vrrp_garp_master_repeat 1\n    vrrp_garp_master_refresh 0\n    script_user root\n    \
              enable_script_security\n}}\n\
              vrrp_sync_group G1 {{\n    group {{\n        VI_{VRID_A}\n        VI_{VRID_B}\n    }}\n}}\n{}{}",
             inst(VRID_A, "eth0", VIP_A),
             inst(VRID_B, "eth1", VIP_B),
             name = self.lab.name,
+            ver = self.prof.version,
         );
         let path = self.lab.dir.join(format!("keepalived-sync-h{n}.conf"));
         fs::write(&path, text).expect("keepalived conf");
@@ -50,7 +52,12 @@ impl Bed {
         let (vrid, vip) = if lan == 0 { (VRID_A, VIP_A) } else { (VRID_B, VIP_B) };
         let rundir = self.lab.host(n).rundir.to_string_lossy().into_owned();
         let (p, v, ifname) = (prio.to_string(), vrid.to_string(), format!("eth{lan}"));
-        let argv = [self.bin.as_str(), "-F", "-f", &rundir, "-M", "2", "-i", &ifname, "-v", &v, "-p", &p, vip];
+        let int = self.prof.interval_arg();
+        let mut argv = vec![self.bin.as_str(), "-F", "-f", &rundir, "-M", "2", "-i", &ifname, "-v", &v, "-p", &p];
+        if self.prof.version == 3 {
+            argv.extend(["--vrrp-version", "3", "-d", &int]);
+        }
+        argv.push(vip);
         let ns = self.lab.h(n).to_string();
         let proc = self.lab.spawn(&ns, &argv, &format!("vrrpd-h{n}-eth{lan}"));
         self.all_daemons.push(proc.clone());

@@ -1,8 +1,10 @@
 //! Failover benchmark, entry point: the environment, one run per implementation, then the report.
 //!
 //! Ours (`vrrpd -M 2`, one process per interface) against a keepalived `vrrp_sync_group`, on the
-//! same namespace lab (2 hosts × 2 LANs, adverts 1 s, priorities 110/100, VRID 51 on eth0 with
-//! VIP_A, VRID 52 on eth1 with VIP_B).
+//! same namespace lab (2 hosts × 2 LANs, priorities 110/100, VRID 51 on eth0 with VIP_A, VRID 52
+//! on eth1 with VIP_B), in parts: VRRPv2 with adverts 1 s, then VRRPv3 with adverts 10 ms and
+//! 100 ms (same scenarios, plus a steady window: the master's largest advert gap and each daemon's
+//! CPU share from /proc/PID/stat utime + stime).
 //!
 //! This is a benchmark, not a test: it asserts nothing about times. It prints the raw per-trial
 //! figures, then a table of median / worst per scenario for both implementations, the ratio
@@ -11,8 +13,10 @@
 //!
 //! Modules, one concern each: `parse` (captures, monitor events, log times), `system` (commands,
 //! /proc, cleanup), `daemons` (the implementations and how they start), `bed` (the lab, settling,
-//! waiting), `scenarios` (one trial), `measure` (times and memory from the recordings), `run`
-//! (every trial of one implementation), `report` (figures, table, timelines).
+//! waiting), `profile` (VRRP version, interval, Skew_Time, targets), `scenarios` (one trial),
+//! `steady` (the v3 window: advert gaps, CPU), `measure` (times and memory from the recordings),
+//! `run` (every trial of one implementation), `report` and `steady_report` (figures, table,
+//! timelines).
 //!
 //! Run (root): `scripts/bench.sh` (static release binary, the footprint we ship), or
 //! `cargo bench --bench failover`. Environment:
@@ -21,6 +25,8 @@
 //! - `BENCH_TIMELINE=1` print the timeline of the worst trial of every scenario (it is printed
 //!   anyway when ours misses a target);
 //! - `BENCH_ONLY=ours|keepalived` run one implementation only;
+//! - `BENCH_PART=v2|v3` run one part only (default both): v2 at 1 s, or v3 at 10 ms and 100 ms;
+//! - `BENCH_WINDOW` seconds of the v3 steady window (largest advert gap, CPU per process; default 60);
 //! - `VRRPD_LAB_KEEP=1` keep the lab directories (daemon logs, captures) after the run;
 //! - `BENCH_RUNDIR=disk` keep vrrpd's run dirs in the lab dir (temp dir, as the tests do) instead
 //!   of tmpfs (/dev/shm, like /run/vrrpd in production): the state file is saved with fdatasync.
@@ -53,16 +59,19 @@ mod bed;
 mod daemons;
 mod measure;
 mod parse;
+mod profile;
 mod report;
 mod run;
 mod scenarios;
+mod steady;
+mod steady_report;
 mod system;
 
 use common::*;
 use daemons::Imp;
+use profile::parts;
 use report::print_report;
 use run::{Run, run_imp};
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,29 +132,28 @@ fn main() {
         emergency_cleanup();
     }));
 
-    let load_start = loadavg();
-    eprintln!("failover bench: {trials} trial(s) per scenario, vrrpd = {bin}, load {load_start}");
-    let ours = if only.is_empty() || only == "ours" {
-        run_imp(Imp::Ours, &bin, trials)
-    } else {
-        Run {
-            imp: Imp::Ours,
-            trials: BTreeMap::new(),
-            mem: None,
-            mem_end: None,
-            error: Some("skipped (BENCH_ONLY)".into()),
-            lab_dir: String::new(),
-        }
-    };
     let have_ka =
         Command::new("keepalived").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    let ka = if have_ka && !stopped() && (only.is_empty() || only == "keepalived") {
-        Some(run_imp(Imp::Keepalived, &bin, trials))
-    } else {
-        None
-    };
-    let load_end = loadavg();
-    print_report(&ours, ka.as_ref(), trials, &bin, &load_start, &load_end);
+    // One part per profile (v2 at 1 s, v3 at 10 ms and 100 ms), each printed as soon as it ends.
+    for prof in parts() {
+        if stopped() {
+            break;
+        }
+        let load_start = loadavg();
+        eprintln!("failover bench: {}, {trials} trial(s) per scenario, vrrpd = {bin}, load {load_start}", prof.label());
+        let ours = if only.is_empty() || only == "ours" {
+            run_imp(Imp::Ours, &bin, trials, prof)
+        } else {
+            Run::skipped(Imp::Ours, prof, "skipped (BENCH_ONLY)")
+        };
+        let ka = if have_ka && !stopped() && (only.is_empty() || only == "keepalived") {
+            Some(run_imp(Imp::Keepalived, &bin, trials, prof))
+        } else {
+            None
+        };
+        let load_end = loadavg();
+        print_report(&ours, ka.as_ref(), trials, &bin, &load_start, &load_end);
+    }
 
     // Nothing of ours may survive: say so if a namespace is left.
     let prefix = format!("vt{}-", std::process::id());

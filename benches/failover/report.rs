@@ -5,6 +5,7 @@ use crate::daemons::Imp;
 use crate::measure::Mem;
 use crate::run::Run;
 use crate::scenarios::{Scen, Trial};
+use crate::steady_report::{print_steady, steady_rows};
 use std::fmt::Write as _;
 
 pub fn median(v: &[i64]) -> Option<f64> {
@@ -113,7 +114,9 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
                     Ok(t) => println!(
                         "    #{}: takeover {}{}  [{}]",
                         i + 1,
-                        t.takeover.map(|x| fmt_val(x as f64, Unit::S)).unwrap_or("?".into()),
+                        t.takeover
+                            .map(|x| fmt_val(x as f64, if run.prof.version == 2 { Unit::S } else { Unit::Ms }))
+                            .unwrap_or("?".into()),
                         t.release
                             .map(|x| format!(", local release {}", fmt_val(x as f64, Unit::Ms)))
                             .unwrap_or_default(),
@@ -136,6 +139,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
                 );
             }
         }
+        print_steady(run);
         if let Some(e) = &run.error {
             println!("  run stopped early: {e}");
         }
@@ -145,7 +149,13 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
     let none_ka = ka.is_none();
     let s = |run: Option<&Run>, sc, m| run.and_then(|r| stats(r, sc, m));
     let mut rows = Vec::new();
-    let mut add = |label: &str, sc: Scen, m: Metric, u: Unit, target: &str, target_us: Option<f64>, ka_na: bool| {
+    let prof = ours.prof;
+    let u = if prof.version == 2 { Unit::S } else { Unit::Ms };
+    let mut add = |label: &str, sc: Scen, m: Metric, ka_na: bool| {
+        let (target, target_us) = match prof.target(sc, m) {
+            Some((t, us)) => (t, Some(us)),
+            None => ("–".to_string(), None),
+        };
         let o = s(Some(ours), sc, m);
         let k = if ka_na { None } else { s(ka, sc, m) };
         let ka_cell = if none_ka {
@@ -160,22 +170,25 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
             ours: cell(o, u, "none"),
             ka: ka_cell,
             ratio: ratio(o, k),
-            target: target.to_string(),
+            target,
             verdict: verdict(o, target_us),
         });
     };
     use Metric::*;
-    add("1 link loss → h2 owns both VIPs", Scen::Link, Takeover, Unit::S, "≤ 1.2 s every trial", Some(1.2e6), false);
-    add("  handback after link restore", Scen::Link, Handback, Unit::S, "–", None, false);
-    add("2 SIGTERM h1 → h2 owns both", Scen::Term, Takeover, Unit::S, "≤ 0.66 s", Some(0.66e6), false);
-    add("  handback after restart", Scen::Term, Handback, Unit::S, "–", None, false);
-    add("3 SIGKILL h1 eth1 member → h2 both", Scen::Kill1, Takeover, Unit::S, "–", None, true);
-    add("  handback after member restart", Scen::Kill1, Handback, Unit::S, "–", None, true);
-    add("4 SIGKILL all of h1 → h2 owns both", Scen::KillAll, Takeover, Unit::S, "≤ 3.66 s", Some(3.66e6), false);
-    add("  handback after restart", Scen::KillAll, Handback, Unit::S, "–", None, false);
-    add("5 local release: link notif. → prio 0 on A", Scen::Link, Release, Unit::Ms, "≤ 5 ms", Some(5e3), false);
-    add("  SIGTERM → prio 0 on A and B", Scen::Term, Release, Unit::Ms, "–", None, false);
-    add("  SIGKILL eth1 member → prio 0 on A", Scen::Kill1, Release, Unit::Ms, "–", None, true);
+    add("1 link loss → h2 owns both VIPs", Scen::Link, Takeover, false);
+    add("  handback after link restore", Scen::Link, Handback, false);
+    add("2 SIGTERM h1 → h2 owns both", Scen::Term, Takeover, false);
+    add("  handback after restart", Scen::Term, Handback, false);
+    add("3 SIGKILL h1 eth1 member → h2 both", Scen::Kill1, Takeover, true);
+    add("  handback after member restart", Scen::Kill1, Handback, true);
+    add("4 SIGKILL all of h1 → h2 owns both", Scen::KillAll, Takeover, false);
+    add("  handback after restart", Scen::KillAll, Handback, false);
+    add("5 local release: link notif. → prio 0 on A", Scen::Link, Release, false);
+    add("  SIGTERM → prio 0 on A and B", Scen::Term, Release, false);
+    add("  SIGKILL eth1 member → prio 0 on A", Scen::Kill1, Release, true);
+    if prof.version == 3 {
+        rows.extend(steady_rows(ours, ka));
+    }
 
     // Memory: h1's daemons after the first settle.
     // Memory: the largest figure over both hosts and both snapshots (after the first settle, after
@@ -225,10 +238,13 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
     mem_row("  PSS whole host (all its processes)", |m| m.2, "–", None);
 
     println!(
-        "\n=== failover benchmark: {trials} trial(s) per scenario, adverts 1 s, priorities 110/100, 2 hosts × 2 LANs ==="
+        "\n=== failover benchmark: {trials} trial(s) per scenario, {}, priorities 110/100, 2 hosts × 2 LANs ===",
+        prof.label()
     );
+    let v3 = if prof.version == 3 { format!(" --vrrp-version 3 -d {}", prof.interval_arg()) } else { String::new() };
+    let ka_v = format!("vrrp_version {}, advert_int {}", prof.version, prof.interval_arg());
     println!(
-        "ours: {bin} -F -M 2 (one process per interface), {}; keepalived: one process tree per host, vrrp_sync_group of 2 instances",
+        "ours: {bin} -F -M 2{v3} (one process per interface), {}; keepalived: one process tree per host, vrrp_sync_group of 2 instances, {ka_v}",
         rundir_kind()
     );
     println!(
@@ -249,12 +265,6 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
 
     // ---- timelines
     let all = std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1");
-    let targets = [
-        (Scen::Link, Metric::Takeover, 1.2e6),
-        (Scen::Term, Metric::Takeover, 0.66e6),
-        (Scen::KillAll, Metric::Takeover, 3.66e6),
-        (Scen::Link, Metric::Release, 5e3),
-    ];
     for run in std::iter::once(ours).chain(ka) {
         for (sc, v) in &run.trials {
             let get = |t: &Trial, m: Metric| match m {
@@ -263,10 +273,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
                 Metric::Handback => t.handback,
             };
             for m in [Metric::Takeover, Metric::Release] {
-                let limit = targets
-                    .iter()
-                    .find(|(s, mm, _)| s == sc && std::mem::discriminant(mm) == std::mem::discriminant(&m))
-                    .map(|x| x.2);
+                let limit = prof.target(*sc, m).map(|x| x.1);
                 let Some((i, worst)) = v
                     .iter()
                     .enumerate()
@@ -283,7 +290,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
                         run.imp.name(),
                         sc.title(),
                         i + 1,
-                        fmt_val(worst as f64, if matches!(m, Metric::Release) { Unit::Ms } else { Unit::S }),
+                        fmt_val(worst as f64, if matches!(m, Metric::Release) { Unit::Ms } else { u }),
                         if over { " — OVER target" } else { "" }
                     );
                     if let Ok(t) = &v[i] {

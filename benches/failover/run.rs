@@ -4,7 +4,9 @@ use crate::bed::Bed;
 use crate::common::*;
 use crate::daemons::Imp;
 use crate::measure::Mem;
+use crate::profile::{Prof, window_secs};
 use crate::scenarios::{Scen, Trial};
+use crate::steady::Steady;
 use crate::stopped;
 use crate::system::run_ok;
 use std::collections::BTreeMap;
@@ -12,21 +14,54 @@ use std::time::{Duration, Instant};
 
 pub struct Run {
     pub imp: Imp,
+    pub prof: Prof,
     pub trials: BTreeMap<Scen, Vec<Result<Trial, String>>>,
     pub mem: Option<Mem>,
     pub mem_end: Option<Mem>,
+    /// v3 only: the steady-state window (largest advert gap, CPU), after the first settle.
+    pub steady: Option<Result<Steady, String>>,
     pub error: Option<String>,
     pub lab_dir: String,
 }
 
-pub fn run_imp(imp: Imp, bin: &str, n: usize) -> Run {
-    let mut run = Run { imp, trials: BTreeMap::new(), mem: None, mem_end: None, error: None, lab_dir: String::new() };
+impl Run {
+    pub fn skipped(imp: Imp, prof: Prof, why: &str) -> Run {
+        let mut run = Run::new(imp, prof);
+        run.error = Some(why.into());
+        run
+    }
+    fn new(imp: Imp, prof: Prof) -> Run {
+        Run {
+            imp,
+            prof,
+            trials: BTreeMap::new(),
+            mem: None,
+            mem_end: None,
+            steady: None,
+            error: None,
+            lab_dir: String::new(),
+        }
+    }
+}
+
+pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
+    let mut run = Run::new(imp, prof);
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
-        let mut bed = Bed::new(imp, bin)?;
+        let mut bed = Bed::new(imp, bin, prof)?;
         run.lab_dir = bed.lab.dir.display().to_string();
-        eprintln!("[{}] lab {} ({})", imp.name(), bed.lab.name, run.lab_dir);
+        let who = format!("{} {}", imp.name(), prof.tag());
+        eprintln!("[{who}] lab {} ({})", bed.lab.name, run.lab_dir);
         bed.settle()?;
         run.mem = Some(bed.memory());
+        if prof.version == 3 {
+            let secs = window_secs();
+            eprintln!("[{who}] steady window {secs} s (largest advert gap, CPU)");
+            let st = bed.steady(secs);
+            if let Err(e) = &st {
+                eprintln!("[{who}] steady window FAILED: {e}");
+            }
+            run.steady = Some(st);
+        }
         for sc in Scen::ALL {
             if sc == Scen::Kill1 && imp == Imp::Keepalived {
                 continue;
@@ -39,13 +74,12 @@ pub fn run_imp(imp: Imp, bin: &str, n: usize) -> Run {
                 let r = bed.trial(sc);
                 match &r {
                     Ok(tr) => eprintln!(
-                        "[{}] {} #{i}: takeover {} ({:.0} s)",
-                        imp.name(),
+                        "[{who}] {} #{i}: takeover {} ({:.0} s)",
                         sc.title(),
-                        tr.takeover.map(|t| format!("{:.3} s", t as f64 / 1e6)).unwrap_or("?".into()),
+                        tr.takeover.map(|t| format!("{:.2} ms", t as f64 / 1e3)).unwrap_or("?".into()),
                         t.elapsed().as_secs_f64()
                     ),
-                    Err(e) => eprintln!("[{}] {} #{i}: FAILED: {e}", imp.name(), sc.title()),
+                    Err(e) => eprintln!("[{who}] {} #{i}: FAILED: {e}", sc.title()),
                 }
                 let failed = r.is_err();
                 run.trials.entry(sc).or_default().push(r);

@@ -109,7 +109,7 @@ impl Bed {
         };
         let garp = [Self::h2_garp(&caps[0], 0, t0), Self::h2_garp(&caps[1], 1, t0)];
         let adds = [Self::addr_add(&mon2, VIP_A, t0), Self::addr_add(&mon2, VIP_B, t0)];
-        let rel = |t: Option<i64>| t.map(|t| format!("{:.3}", (t - t0) as f64 / 1e6)).unwrap_or("?".into());
+        let rel = |t: Option<i64>| t.map(|t| format!("{:.2}", (t - t0) as f64 / 1e3)).unwrap_or("?".into());
         tr.takeover = match (garp[0], garp[1]) {
             (Some(a), Some(b)) => Some(a.max(b) - t0),
             _ => match (adds[0], adds[1]) {
@@ -125,7 +125,7 @@ impl Bed {
         };
         let _ = write!(
             raw,
-            "h2 GARP A {} s, B {} s; h2 addr-add A {} s, B {} s; poll {} s",
+            "h2 GARP A {} ms, B {} ms; h2 addr-add A {} ms, B {} ms; poll {} ms",
             rel(garp[0]),
             rel(garp[1]),
             rel(adds[0]),
@@ -201,7 +201,7 @@ impl Bed {
             [Some(a), Some(b)] => a.max(b) - t_restore,
             _ => t_back - t_restore,
         });
-        let _ = write!(raw, "; handback {:.3} s", tr.handback.unwrap_or(0) as f64 / 1e6);
+        let _ = write!(raw, "; handback {:.2} ms", tr.handback.unwrap_or(0) as f64 / 1e3);
         tr.raw = raw;
         Ok(tr)
     }

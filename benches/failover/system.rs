@@ -121,3 +121,16 @@ pub fn emergency_cleanup() {
         let _ = run_ok(&["ip", "netns", "del", ns]);
     }
 }
+
+/// utime + stime of a process in clock ticks (/proc/PID/stat fields 14 and 15).
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The command name of a process (/proc/PID/comm).
+pub fn comm_of(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_string())
+}
