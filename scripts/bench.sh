@@ -2,7 +2,9 @@
 # Failover benchmark: ours (vrrpd -M 2) against a keepalived vrrp_sync_group, in a namespace lab.
 #
 # Usage (as root):
-#   scripts/bench.sh                      # 5 trials per scenario
+#   scripts/bench.sh                      # 5 trials per scenario, VRRPv2 (1 s) then VRRPv3 (10 ms, 100 ms)
+#   scripts/bench.sh --v3                 # only the VRRPv3 part (same as BENCH_PART=v3; --v2 for the v2 part)
+#   BENCH_WINDOW=10 scripts/bench.sh --v3 # v3 steady window (largest advert gap, CPU) of 10 s instead of 60 s
 #   BENCH_TRIALS=3 scripts/bench.sh       # 3 trials per scenario
 #   BENCH_ONLY=ours scripts/bench.sh      # only ours (or BENCH_ONLY=keepalived)
 #   BENCH_TIMELINE=1 scripts/bench.sh     # also print the timeline of every scenario's worst trial
@@ -17,19 +19,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+for arg in "$@"; do
+    case "$arg" in
+        --v2) export BENCH_PART=v2 ;;
+        --v3) export BENCH_PART=v3 ;;
+        *) echo "bench.sh: unknown argument $arg (--v2 or --v3)" >&2; exit 2 ;;
+    esac
+done
+
 if [ "$(id -u)" -ne 0 ]; then
     echo "bench.sh: needs root (network namespaces)" >&2
     exit 1
 fi
 
 bindir=$(scripts/build-release.sh)
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    # build-release.sh prints ./target/<host>/release even when cargo built under CARGO_TARGET_DIR.
+    bindir="$CARGO_TARGET_DIR/$(basename "$(dirname "$bindir")")/release"
+fi
 vrrpd="$bindir/vrrpd"
 if [ ! -x "$vrrpd" ]; then
     echo "bench.sh: $vrrpd not found after the release build" >&2
     exit 1
 fi
-echo "bench.sh: vrrpd = $vrrpd ($(stat -c %s "$vrrpd") bytes), trials = ${BENCH_TRIALS:-5}" >&2
+echo "bench.sh: vrrpd = $vrrpd ($(stat -c %s "$vrrpd") bytes), trials = ${BENCH_TRIALS:-5}, part = ${BENCH_PART:-all}" >&2
 
 export VRRPD_BIN="$vrrpd"
 export BENCH_TRIALS="${BENCH_TRIALS:-5}"
-exec cargo bench --bench failover  # also sees BENCH_ONLY, BENCH_TIMELINE, BENCH_RUNDIR, VRRPD_LAB_KEEP
+exec cargo bench --bench failover  # also sees BENCH_ONLY, BENCH_PART, BENCH_WINDOW, BENCH_TIMELINE, BENCH_RUNDIR, VRRPD_LAB_KEEP
