@@ -256,3 +256,100 @@ impl Ctl {
         by_id.into_values().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll};
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vrrpd-ut-ctl-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Polls until `f` returns something, or fails after 5 s (a hang, not a timing check).
+    fn until<T>(poll: &mut Poll, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut events = Events::with_capacity(16);
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            poll.poll(&mut events, Some(Duration::from_millis(20))).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_member_connects_and_lines_go_both_ways() {
+        let d = dir("lines");
+        let mut poll = Poll::new().unwrap();
+        let reg = poll.registry().try_clone().unwrap();
+        let path = d.join("eth0.sock");
+        let mut a = Ctl::bind(&path, &reg, Token(1)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the socket is for root only");
+        let mut b = Ctl::bind(&d.join("eth1.sock"), &reg, Token(2)).unwrap();
+        let tb = b.connect(&path, &reg).unwrap().unwrap();
+        assert_eq!(b.member_tokens(), vec![tb]);
+        let ta = until(&mut poll, "the accept", || {
+            a.accept_all(&reg);
+            a.conns.keys().next().copied()
+        });
+        assert_eq!(a.role(ta), Some(&Role::Unknown));
+        assert!(b.send(&reg, tb, "HELLO\tif=eth1\n"));
+        let got = until(&mut poll, "the line", || {
+            let (lines, closed, _) = a.read(ta);
+            assert!(!closed);
+            (!lines.is_empty()).then_some(lines)
+        });
+        assert_eq!(got, vec!["HELLO\tif=eth1".to_string()]);
+        // An answer then the end: the connection is closed once written, the peer sees the end.
+        assert!(a.send(&reg, ta, "OK\n"));
+        a.finish(&reg, ta);
+        assert!(a.is_done(ta) && a.role(ta).is_none());
+        let (lines, closed) = until(&mut poll, "the answer and the end", || {
+            let (lines, closed, _) = b.read(tb);
+            closed.then_some((lines, closed))
+        });
+        assert_eq!((lines, closed), (vec!["OK".to_string()], true));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_overlong_line_and_a_peer_that_does_not_read_are_cut_off() {
+        let d = dir("limits");
+        let mut poll = Poll::new().unwrap();
+        let reg = poll.registry().try_clone().unwrap();
+        let path = d.join("eth0.sock");
+        let mut a = Ctl::bind(&path, &reg, Token(1)).unwrap();
+        let mut peer = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let ta = until(&mut poll, "the accept", || {
+            a.accept_all(&reg);
+            a.conns.keys().next().copied()
+        });
+        // The peer never reads: past the backlog limit, send says to close it.
+        let chunk = "x".repeat(4096) + "\n";
+        let mut cut = false;
+        for _ in 0..(MAX_PENDING_OUT * 8 / chunk.len()) {
+            if !a.send(&reg, ta, &chunk) {
+                cut = true;
+                break;
+            }
+        }
+        assert!(cut, "a peer that never reads was never cut off");
+        // A line longer than the limit closes the connection (no newline ever comes).
+        peer.write_all(&vec![b'y'; control::MAX_LINE + 10]).unwrap();
+        let closed = until(&mut poll, "the close", || {
+            let (lines, closed, _) = a.read(ta);
+            assert!(lines.is_empty());
+            closed.then_some(closed)
+        });
+        assert!(closed);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -235,3 +235,112 @@ fn log_lines(what: &str, partial: &mut Vec<u8>, flush: bool) {
         partial.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vrrpd-ut-hooks-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn script(d: &Path, body: &str) -> PathBuf {
+        let p = d.join("hook.sh");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn job(script: &Path, state: &str, tag: &str) -> Job {
+        Job {
+            script: script.to_path_buf(),
+            state: state.into(),
+            ifname: "eth0".into(),
+            vrid: 51,
+            env: vec![("TAG".into(), tag.into())],
+        }
+    }
+
+    use std::path::Path;
+
+    #[test]
+    fn transitions_that_pile_up_collapse_to_the_latest() {
+        let d = dir("collapse");
+        let out = d.join("out");
+        // The first run waits for a file the test creates: the others pile up meanwhile.
+        let s = script(
+            &d,
+            &format!(
+                "echo \"$1 $2 $3 $TAG\" >> {o}; [ \"$TAG\" = first ] && while [ ! -e {g} ]; do sleep 0.01; done; exit 0",
+                o = out.display(),
+                g = d.join("go").display()
+            ),
+        );
+        let mut h = Hooks::new(Duration::from_secs(10));
+        let now = Instant::now();
+        assert!(h.request(job(&s, "MASTER", "first"), now), "the first run starts at once");
+        assert!(!h.request(job(&s, "BACKUP", "dropped"), now));
+        assert!(!h.request(job(&s, "BACKUP", "last"), now));
+        assert!(h.busy());
+        std::fs::write(d.join("go"), "").unwrap();
+        h.finish_blocking();
+        assert!(!h.busy());
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, "MASTER eth0 51 first\nBACKUP eth0 51 last\n");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_script_past_its_timeout_is_killed_with_its_group() {
+        let d = dir("timeout");
+        let pidfile = d.join("pid");
+        let s = script(&d, &format!("sleep 30 & echo $! > {}; wait", pidfile.display()));
+        let mut h = Hooks::new(Duration::from_millis(100));
+        let t0 = Instant::now();
+        assert!(h.request(job(&s, "MASTER", "x"), t0));
+        assert_eq!(h.deadline(), Some(t0 + Duration::from_millis(100)));
+        let deadline = t0 + Duration::from_secs(5);
+        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+            assert!(Instant::now() < deadline, "the script never started its child");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let child: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        h.on_timer(t0 + Duration::from_millis(50));
+        assert!(h.deadline().is_some(), "not killed before its time");
+        h.on_timer(t0 + Duration::from_millis(150));
+        assert_eq!(h.deadline(), None, "killed: no deadline left");
+        loop {
+            let (finished, _) = h.reap(Instant::now());
+            if finished {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the killed script was never reaped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!h.busy());
+        // Its background child went with it (gone, or a zombie waiting for init).
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+            if stat.is_empty() || state == "Z" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the script's child {child} survived the kill");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_script_that_cannot_start_leaves_nothing_running() {
+        let mut h = Hooks::new(Duration::from_secs(1));
+        let missing = job(Path::new("/nonexistent/vrrpd-hook"), "MASTER", "x");
+        assert!(!h.request(missing, Instant::now()));
+        assert!(!h.busy());
+        assert_eq!(h.output_fd(), None);
+    }
+}
