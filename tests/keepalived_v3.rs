@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::keepalived::assert_keepalived_accepted_everything;
 use common::*;
 use std::fs;
 use std::time::{Duration, Instant};
@@ -41,15 +42,6 @@ impl Int {
 
 fn skip() -> bool {
     skip_unless_root() || skip_unless_installed("keepalived", "--version")
-}
-
-/// Things keepalived says when it rejects an advert (as in tests/keepalived.rs).
-fn assert_keepalived_accepted_everything(k: &Proc) {
-    let log = k.log_text().to_lowercase();
-    for bad in ["invalid", "bogus", "wrong", "not present", "checksum", "ttl", "mismatch", "received lower prio"] {
-        let hits: Vec<&str> = log.lines().filter(|l| l.contains(bad)).collect();
-        assert!(hits.is_empty(), "keepalived complained ({bad:?}):\n{}", hits.join("\n"));
-    }
 }
 
 /// Starts keepalived in host `n`: VRRPv3, one instance on eth0 with VIP_A at interval `int`.

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 pub mod inject;
 pub mod json;
+pub mod keepalived;
 pub mod pair;
 
 use std::cell::RefCell;
