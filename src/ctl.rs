@@ -284,22 +284,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_member_connects_and_lines_go_both_ways() {
-        let d = dir("lines");
-        let mut poll = Poll::new().unwrap();
+    /// A listener `a` bound in a fresh dir (its socket path returned), with its poll and registry.
+    fn listener(name: &str) -> (PathBuf, PathBuf, Poll, Registry, Ctl) {
+        let d = dir(name);
+        let poll = Poll::new().unwrap();
         let reg = poll.registry().try_clone().unwrap();
         let path = d.join("eth0.sock");
-        let mut a = Ctl::bind(&path, &reg, Token(1)).unwrap();
+        let a = Ctl::bind(&path, &reg, Token(1)).unwrap();
+        (d, path, poll, reg, a)
+    }
+
+    /// The token of the first connection `a` accepts.
+    fn accepted(poll: &mut Poll, reg: &Registry, a: &mut Ctl) -> usize {
+        until(poll, "the accept", || {
+            a.accept_all(reg);
+            a.conns.keys().next().copied()
+        })
+    }
+
+    #[test]
+    fn a_member_connects_and_lines_go_both_ways() {
+        let (d, path, mut poll, reg, mut a) = listener("lines");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the socket is for root only");
         let mut b = Ctl::bind(&d.join("eth1.sock"), &reg, Token(2)).unwrap();
         let tb = b.connect(&path, &reg).unwrap().unwrap();
         assert_eq!(b.member_tokens(), vec![tb]);
-        let ta = until(&mut poll, "the accept", || {
-            a.accept_all(&reg);
-            a.conns.keys().next().copied()
-        });
+        let ta = accepted(&mut poll, &reg, &mut a);
         assert_eq!(a.role(ta), Some(&Role::Unknown));
         assert!(b.send(&reg, tb, "HELLO\tif=eth1\n"));
         let got = until(&mut poll, "the line", || {
@@ -322,16 +333,9 @@ mod tests {
 
     #[test]
     fn an_overlong_line_and_a_peer_that_does_not_read_are_cut_off() {
-        let d = dir("limits");
-        let mut poll = Poll::new().unwrap();
-        let reg = poll.registry().try_clone().unwrap();
-        let path = d.join("eth0.sock");
-        let mut a = Ctl::bind(&path, &reg, Token(1)).unwrap();
+        let (d, path, mut poll, reg, mut a) = listener("limits");
         let mut peer = std::os::unix::net::UnixStream::connect(&path).unwrap();
-        let ta = until(&mut poll, "the accept", || {
-            a.accept_all(&reg);
-            a.conns.keys().next().copied()
-        });
+        let ta = accepted(&mut poll, &reg, &mut a);
         // The peer never reads: past the backlog limit, send says to close it.
         let chunk = "x".repeat(4096) + "\n";
         let mut cut = false;
