@@ -386,7 +386,7 @@ fn malformed_and_foreign_adverts_are_dropped_counted_and_logged_then_a_flood_cha
             seen_by: both.clone(),
         },
         // Interval 0 is never valid; another interval than ours is accepted (it counts for the election,
-        // see tests/compat.rs), and dropped only with --strict-interval.
+        // see tests/compat/split_brain.rs), and dropped only with --strict-interval.
         Hostile {
             kind: DropKind::Interval,
             packets: vec![
