@@ -20,6 +20,7 @@
 pub mod inject;
 pub mod json;
 pub mod keepalived;
+pub mod lans;
 pub mod pair;
 
 use std::cell::RefCell;
