@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Failover benchmark: ours (vrrpd -M 2) against a keepalived vrrp_sync_group, in a namespace lab.
+# Failover benchmark: ours (vrrpd -M 2, and -M N for the many-LAN part) against a keepalived vrrp_sync_group,
+# in a namespace lab.
 #
 # Usage (as root):
 #   scripts/bench.sh                      # 5 trials per scenario, VRRPv2 (1 s) then VRRPv3 (10 ms, 100 ms)
 #   scripts/bench.sh --v3                 # only the VRRPv3 part (same as BENCH_PART=v3; --v2 for the v2 part)
+#   scripts/bench.sh --lans               # only the many-LAN part (BENCH_PART=lans): 32 LANs per host, link loss
+#   BENCH_LANS=16 scripts/bench.sh --lans #   on one LAN of the master, v2 at 1 s and v3 at 10 ms; 16 LANs instead
 #   BENCH_WINDOW=10 scripts/bench.sh --v3 # v3 steady window (largest advert gap, CPU) of 10 s instead of 60 s
 #   BENCH_TRIALS=3 scripts/bench.sh       # 3 trials per scenario
 #   BENCH_ONLY=ours scripts/bench.sh      # only ours (or BENCH_ONLY=keepalived)
@@ -23,7 +26,8 @@ for arg in "$@"; do
     case "$arg" in
         --v2) export BENCH_PART=v2 ;;
         --v3) export BENCH_PART=v3 ;;
-        *) echo "bench.sh: unknown argument $arg (--v2 or --v3)" >&2; exit 2 ;;
+        --lans) export BENCH_PART=lans ;;
+        *) echo "bench.sh: unknown argument $arg (--v2, --v3 or --lans)" >&2; exit 2 ;;
     esac
 done
 
@@ -42,8 +46,8 @@ if [ ! -x "$vrrpd" ]; then
     echo "bench.sh: $vrrpd not found after the release build" >&2
     exit 1
 fi
-echo "bench.sh: vrrpd = $vrrpd ($(stat -c %s "$vrrpd") bytes), trials = ${BENCH_TRIALS:-5}, part = ${BENCH_PART:-all}" >&2
+echo "bench.sh: vrrpd = $vrrpd ($(stat -c %s "$vrrpd") bytes), trials = ${BENCH_TRIALS:-5}, part = ${BENCH_PART:-all}, LANs = ${BENCH_LANS:-32} (many-LAN part)" >&2
 
 export VRRPD_BIN="$vrrpd"
 export BENCH_TRIALS="${BENCH_TRIALS:-5}"
-exec cargo bench --bench failover  # also sees BENCH_ONLY, BENCH_PART, BENCH_WINDOW, BENCH_TIMELINE, BENCH_RUNDIR, VRRPD_LAB_KEEP
+exec cargo bench --bench failover  # also sees BENCH_ONLY, BENCH_PART, BENCH_LANS, BENCH_WINDOW, BENCH_TIMELINE, BENCH_RUNDIR, VRRPD_LAB_KEEP

@@ -188,10 +188,13 @@ impl Core {
             out.extend(self.announce());
             out.extend(Self::effects_of(acts));
         }
-        if held_changed {
+        // Siblings first: our status goes out before the state file is written (the write waits on the
+        // host-wide lock, contended when every member of a large group changes at once). A transition
+        // already saved the final state (held reason included): one write, not two.
+        out.extend(self.announce());
+        if held_changed && !out.contains(&Effect::Save) {
             out.push(Effect::Save);
         }
-        out.extend(self.announce());
         out
     }
 
@@ -216,6 +219,43 @@ impl Core {
         out.extend(Self::effects_of(acts));
         out.extend(self.settle(now, siblings));
         out
+    }
+}
+
+/// A state-file write waits for this long without another change ([`DeferredSave`])...
+pub const SAVE_QUIET: Duration = Duration::from_millis(100);
+/// ... but no longer than this after the first change it records.
+pub const SAVE_DEFER_MAX: Duration = Duration::from_millis(500);
+
+/// When the state file is written after [`Effect::Save`]s: once no change came for [`SAVE_QUIET`], at
+/// most [`SAVE_DEFER_MAX`] after the first. When every member of a large group flips at once, N
+/// writers rewriting one file under one host-wide lock (each write waking the N watchers of the run
+/// dir) would otherwise compete with the flip itself; one write then records the whole flip.
+#[derive(Clone, Debug, Default)]
+pub struct DeferredSave {
+    /// (first, last) change not written yet.
+    pending: Option<(Instant, Instant)>,
+}
+
+impl DeferredSave {
+    pub fn request(&mut self, now: Instant) {
+        let first = self.pending.map_or(now, |p| p.0);
+        self.pending = Some((first, now));
+    }
+
+    /// When the write is due (`None`: nothing to write).
+    pub fn due_at(&self) -> Option<Instant> {
+        self.pending.map(|(first, last)| (last + SAVE_QUIET).min(first + SAVE_DEFER_MAX))
+    }
+
+    /// Forgets the pending write; true when there was one (the caller writes now).
+    pub fn take(&mut self) -> bool {
+        self.pending.take().is_some()
+    }
+
+    /// True (and forgotten) when the write is due at `now`.
+    pub fn take_due(&mut self, now: Instant) -> bool {
+        self.due_at().is_some_and(|t| t <= now) && self.take()
     }
 }
 
@@ -291,14 +331,15 @@ mod tests {
         let t0 = Instant::now();
         let mut c = core(Some(2), t0);
         let mdi = c.fsm.master_down_interval();
-        // Sibling present but not won: we win our LAN and are held BACKUP (saved once, announced).
+        // Sibling present but not won: we win our LAN and are held BACKUP (announced first, then saved once).
         let e = c.settle(t0 + mdi, &[sibling(false, true)]);
-        assert_eq!(kinds(&e), ["save", "announce"]);
+        assert_eq!(kinds(&e), ["announce", "save"]);
         assert!(c.held().is_some_and(|h| h.contains("eth1")), "{:?}", c.held());
         assert!(c.settle(t0 + mdi, &[sibling(false, true)]).is_empty(), "said once");
-        // The sibling wins too: the host is MASTER; the siblings hear it before our own actions.
+        // The sibling wins too: the host is MASTER; the siblings hear it before our own actions; the
+        // state file is written once (the transition's save carries the end of the hold).
         let e = c.settle(t0 + mdi, &[sibling(true, true)]);
-        assert_eq!(kinds(&e), ["announce", "take", "advert", "garp", "save", "hook-up", "save"]);
+        assert_eq!(kinds(&e), ["announce", "take", "advert", "garp", "save", "hook-up"]);
         let t1 = t0 + mdi + Duration::from_millis(300);
         // Its link goes down: priority 0 first, then give everything back; announced first.
         let e = c.settle(t1, &[sibling(true, false)]);
@@ -348,5 +389,30 @@ mod tests {
         assert_eq!(kinds(&e)[..4], ["announce", "give", "save", "hook-down"]);
         // No advert of ours goes out: the higher master owns the LAN.
         assert!(!kinds(&e).contains(&"advert0"));
+    }
+
+    #[test]
+    fn a_burst_of_saves_is_written_once_after_a_quiet_spell_within_a_bound() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut d = DeferredSave::default();
+        assert_eq!(d.due_at(), None);
+        assert!(!d.take_due(t0 + ms(1000)), "nothing pending, nothing due");
+        d.request(t0);
+        assert_eq!(d.due_at(), Some(t0 + SAVE_QUIET));
+        // A flip of the whole group: more changes keep pushing the write back...
+        for i in 1..=16u64 {
+            d.request(t0 + ms(i * 30));
+            assert!(!d.take_due(t0 + ms(i * 30)));
+        }
+        // ... but never past SAVE_DEFER_MAX after the first change.
+        assert_eq!(d.due_at(), Some(t0 + SAVE_DEFER_MAX));
+        assert!(!d.take_due(t0 + SAVE_DEFER_MAX - ms(1)));
+        assert!(d.take_due(t0 + SAVE_DEFER_MAX));
+        assert_eq!(d.due_at(), None, "written once");
+        // A direct write carries the pending one.
+        d.request(t0 + ms(600));
+        assert!(d.take());
+        assert!(!d.take() && !d.take_due(t0 + ms(5000)));
     }
 }

@@ -30,7 +30,7 @@ use crate::accept::{self, Expect};
 use crate::arp::{self, fmt_mac, is_virtual_mac};
 use crate::cli::{Config, Vip};
 use crate::control::{self, Message, Request};
-use crate::core::{Core, Effect, GARP_REPEATS, Identity};
+use crate::core::{Core, DeferredSave, Effect, GARP_REPEATS, Identity};
 use crate::ctl::{Ctl, Role};
 use crate::fsm::{Params, State, Vrrp};
 use crate::group::Status;
@@ -130,6 +130,8 @@ pub struct Daemon {
     ignored_signals: Vec<i32>,
     drop_log: Vec<DropLog>,
     garp_at: Vec<Instant>,
+    /// `Save` effects not written yet (written when due, or before a hook runs).
+    save_due: DeferredSave,
     since_ms: u64,
     recv_buf: Vec<u8>,
     force_fallback: bool,
@@ -180,7 +182,7 @@ impl Daemon {
             );
         }
 
-        let events = Events::open().map_err(io_ctx("rtnetlink events"))?;
+        let events = Events::open(ifindex).map_err(io_ctx("rtnetlink events"))?;
         let vsock = VrrpSocket::open(&cfg.ifname, ifindex, primary)
             .map_err(io_ctx(format!("{}: opening the VRRP socket", cfg.ifname)))?;
         let frames = FrameSocket::open().map_err(io_ctx("opening the packet socket"))?;
@@ -261,6 +263,7 @@ impl Daemon {
             ignored_signals: Vec::new(),
             drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
             garp_at: Vec::new(),
+            save_due: DeferredSave::default(),
             since_ms: unix_ms(),
             recv_buf: vec![0; 4096],
             force_fallback,
@@ -375,6 +378,9 @@ impl Daemon {
             let now = Instant::now();
             self.settle(now);
             self.on_timers(now);
+            if self.save_due.take_due(now) {
+                self.save_state_logged();
+            }
         }
     }
 
@@ -385,6 +391,7 @@ impl Daemon {
             self.ignore_down_until,
             self.hooks.deadline(),
             self.core.fault.as_ref().and_then(|f| f.retry_at),
+            self.save_due.due_at(),
         ]
         .into_iter()
         .flatten()
@@ -417,8 +424,15 @@ impl Daemon {
                     self.garp_at = GARP_REPEATS.iter().map(|d| now + *d).collect();
                     self.garp_master();
                 }
-                Effect::Save => self.save_state_logged(),
-                Effect::Hook { from, to } => self.queue_hook(now, from, to),
+                Effect::Save => self.save_due.request(now),
+                Effect::Hook { from, to } => {
+                    // A hook sees the state file of its transition.
+                    let script = if to == State::Master { &self.cfg.up_script } else { &self.cfg.down_script };
+                    if script.is_some() && self.save_due.take() {
+                        self.save_state_logged();
+                    }
+                    self.queue_hook(now, from, to)
+                }
             }
         }
     }

@@ -4,7 +4,8 @@
 //! same namespace lab (2 hosts × 2 LANs, priorities 110/100, VRID 51 on eth0 with VIP_A, VRID 52
 //! on eth1 with VIP_B), in parts: VRRPv2 with adverts 1 s, then VRRPv3 with adverts 10 ms and
 //! 100 ms (same scenarios, plus a steady window: the master's largest advert gap and each daemon's
-//! CPU share from /proc/PID/stat utime + stime).
+//! CPU share from /proc/PID/stat utime + stime); then the many-LAN part: N LANs per host (`-M N`
+//! against a sync group of N), link loss on one LAN of the master, at 1 s (v2) and 10 ms (v3).
 //!
 //! This is a benchmark, not a test: it asserts nothing about times. It prints the raw per-trial
 //! figures, then a table of median / worst per scenario for both implementations, the ratio
@@ -18,14 +19,18 @@
 //! `run` (every trial of one implementation), `report` and `steady_report` (figures, table,
 //! timelines).
 //!
-//! Run (root): `scripts/bench.sh` (static release binary, the footprint we ship), or
+//! Run (root): `scripts/bench.sh` (static release binary, the footprint we ship; `--lans` for the
+//! many-LAN part only), or
 //! `cargo bench --bench failover`. Environment:
 //! - `BENCH_TRIALS`   trials per scenario (default 5);
 //! - `VRRPD_BIN`      the vrrpd binary (default: the one cargo built for this bench);
 //! - `BENCH_TIMELINE=1` print the timeline of the worst trial of every scenario (it is printed
 //!   anyway when ours misses a target);
 //! - `BENCH_ONLY=ours|keepalived` run one implementation only;
-//! - `BENCH_PART=v2|v3` run one part only (default both): v2 at 1 s, or v3 at 10 ms and 100 ms;
+//! - `BENCH_PART=v2|v3|lans` run one part only (default all three): v2 at 1 s, v3 at 10 ms and
+//!   100 ms, or the many-LAN part (`lans`: N LANs per host, link loss on one LAN of the master, v2 at
+//!   1 s and v3 at 10 ms; module `lans`, report `lans_report`);
+//! - `BENCH_LANS`     LANs per host of the many-LAN part (default 32);
 //! - `BENCH_WINDOW` seconds of the v3 steady window (largest advert gap, CPU per process; default 60);
 //! - `VRRPD_LAB_KEEP=1` keep the lab directories (daemon logs, captures) after the run;
 //! - `BENCH_RUNDIR=disk` keep vrrpd's run dirs in the lab dir (temp dir, as the tests do) instead
@@ -57,6 +62,8 @@ mod common;
 
 mod bed;
 mod daemons;
+mod lans;
+mod lans_report;
 mod measure;
 mod parse;
 mod profile;
@@ -153,6 +160,24 @@ fn main() {
         };
         let load_end = loadavg();
         print_report(&ours, ka.as_ref(), trials, &bin, &load_start, &load_end);
+    }
+    // The many-LAN part: N LANs per host, one run per implementation and profile.
+    let lans = lans::lans_count();
+    for prof in lans::lan_parts() {
+        if stopped() {
+            break;
+        }
+        let load_start = loadavg();
+        eprintln!("failover bench: {lans} LANs per host, {}, {trials} trial(s), load {load_start}", prof.label());
+        let ours = if only.is_empty() || only == "ours" {
+            lans_report::run_lans(Imp::Ours, &bin, trials, prof, lans)
+        } else {
+            lans_report::LanRun::skipped(Imp::Ours, prof, lans)
+        };
+        let ka = (have_ka && !stopped() && (only.is_empty() || only == "keepalived"))
+            .then(|| lans_report::run_lans(Imp::Keepalived, &bin, trials, prof, lans));
+        let load_end = loadavg();
+        lans_report::print_lans_report(&ours, ka.as_ref(), trials, &bin, (&load_start, &load_end));
     }
 
     // Nothing of ours may survive: say so if a namespace is left.

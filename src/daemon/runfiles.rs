@@ -34,6 +34,7 @@ impl Daemon {
     /// Writes our line in the state file; if the run dir vanished (removed by hand or by a cleanup
     /// job), recreates it with our control socket first.
     pub(super) fn save_state_logged(&mut self) {
+        self.save_due.take(); // this write carries any deferred one
         let Err(e) = self.save_state() else { return };
         if e.kind() == io::ErrorKind::NotFound && !self.cfg.rundir.is_dir() {
             warn!("run directory {} disappeared: recreating it", self.cfg.rundir.display());

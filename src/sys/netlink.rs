@@ -286,10 +286,48 @@ pub struct Events {
     buf: Vec<u8>,
 }
 
+/// Classic BPF opcodes (linux/filter.h): BPF_LD | BPF_W | BPF_ABS, BPF_JMP | BPF_JEQ | BPF_K, BPF_RET | BPF_K.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_RET_K: u16 = 0x06;
+/// Where a link (ifinfomsg) or address (ifaddrmsg) notification carries its interface index:
+/// after the 16-byte netlink header, 4 bytes into either payload.
+const INDEX_OFFSET: u32 = 16 + 4;
+
+/// Lets only the notifications about interface `index` reach the socket. On a host with many
+/// interfaces every member hears every other member's MAC and address changes otherwise: N members
+/// changing at once wake each other N² times. BPF loads are big-endian; the index is native.
+fn only_index(fd: RawFd, index: u32) -> io::Result<()> {
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let prog = [
+        ins(BPF_LD_W_ABS, 0, 0, INDEX_OFFSET),
+        ins(BPF_JEQ_K, 0, 1, u32::from_be_bytes(index.to_ne_bytes())),
+        ins(BPF_RET_K, 0, 0, u32::MAX),
+        ins(BPF_RET_K, 0, 0, 0),
+    ];
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr().cast_mut() };
+    // SAFETY: `fprog` points at `prog`, both alive for the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
 impl Events {
-    pub fn open() -> io::Result<Events> {
+    /// Subscribes to the link and address notifications of interface `index` (the kernel filters
+    /// the others out; [`Events::drain`] checks the index again, should the filter be refused).
+    pub fn open(index: u32) -> io::Result<Events> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
         sock.bind_auto()?;
+        if let Err(e) = only_index(sock.as_raw_fd(), index) {
+            log::debug!("rtnetlink events: no kernel filter ({e}): every interface's notifications are read");
+        }
         sock.add_membership(RTNLGRP_LINK)?;
         sock.add_membership(RTNLGRP_IPV4_IFADDR)?;
         sock.set_non_blocking(true)?;

@@ -21,6 +21,7 @@ pub mod inject;
 pub mod json;
 pub mod keepalived;
 pub mod lab;
+pub mod lans;
 pub mod ns;
 pub mod pair;
 pub mod process;
