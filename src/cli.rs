@@ -59,6 +59,10 @@ pub struct Config {
     pub strict_interval: bool,
     /// `-I VIP -O GATEWAY`: on becoming MASTER, a datagram from VIP to GATEWAY port 1100 (1.15's magic packet).
     pub magic: Option<Magic>,
+    /// `--peer ADDR...`: unicast adverts to these routers only, accepted from them only (empty: multicast).
+    pub peers: Vec<Ipv4Addr>,
+    /// `--src ADDR`: the source of unicast adverts (default: the interface's primary address).
+    pub src: Option<Ipv4Addr>,
     /// Warnings about the command line, logged at start (e.g. a password cut to 8 bytes).
     pub warnings: Vec<String>,
 }
@@ -126,6 +130,8 @@ fn options() -> getopts::Options {
     o.optopt("x", "", "priority set by an increase request (default: +10)", "PRIO");
     o.optflag("F", "", "stay in the foreground and log to stderr");
     o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
+    o.optmulti("", "peer", "unicast adverts to this router instead of multicast (repeatable)", "ADDR");
+    o.optopt("", "src", "source address of unicast adverts (default: the interface's primary address)", "ADDR");
     o.optopt("", "vrrp-version", "VRRP version: 2 (RFC 3768, default) or 3 (RFC 5798)", "2|3");
     o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
     o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
@@ -138,7 +144,7 @@ fn options() -> getopts::Options {
 pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
-                 [--vrrp-version 2|3] [--strict-interval] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 [--vrrp-version 2|3] [--strict-interval] [--peer ADDR]... [--src ADDR] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
                  VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
@@ -312,6 +318,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     }
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
+    let (peers, src) = parse_unicast(&m, &vips)?;
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -333,8 +340,51 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         vips,
         strict_interval: m.opt_present("strict-interval"),
         magic,
+        peers,
+        src,
         warnings,
     })))
+}
+
+/// A bare IPv4 unicast address (no prefix length).
+fn unicast_addr(opt: &str, s: &str) -> Result<Ipv4Addr, UsageError> {
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(UsageError(format!("{opt} {s}: IPv6 peers and sources are not supported yet (IPv4 only)")));
+    }
+    Some(s)
+        .filter(|t| !t.contains('/'))
+        .and_then(|t| parse_vip(t).ok())
+        .map(|v| v.addr)
+        .ok_or_else(|| UsageError(format!("{opt} {s}: not an IPv4 unicast address")))
+}
+
+/// `--peer ADDR...` and `--src ADDR`: unicast peers (none of them a VIP, none twice) and the source.
+fn parse_unicast(m: &getopts::Matches, vips: &[Vip]) -> Result<(Vec<Ipv4Addr>, Option<Ipv4Addr>), UsageError> {
+    let mut peers = Vec::new();
+    for s in m.opt_strs("peer") {
+        let a = unicast_addr("--peer", &s)?;
+        if vips.iter().any(|v| v.addr == a) {
+            return Err(UsageError(format!("--peer {s}: a peer cannot be one of our virtual addresses")));
+        }
+        if peers.contains(&a) {
+            return Err(UsageError(format!("--peer {s}: peer given twice")));
+        }
+        peers.push(a);
+    }
+    let src = match m.opt_str("src") {
+        None => None,
+        Some(_) if peers.is_empty() => {
+            return Err(UsageError("--src goes with --peer (the source of unicast adverts)".into()));
+        }
+        Some(s) => {
+            let a = unicast_addr("--src", &s)?;
+            if peers.contains(&a) || vips.iter().any(|v| v.addr == a) {
+                return Err(UsageError(format!("--src {s}: must be our own address, not a peer's or a VIP")));
+            }
+            Some(a)
+        }
+    };
+    Ok((peers, src))
 }
 
 /// `-I VIP -O GATEWAY`: both or neither; the source is one of our virtual addresses.
@@ -406,6 +456,21 @@ mod tests {
             assert!(e.contains("0.01 to 40.95"), "{bad}: {e}");
         }
         assert!(err("--vrrp-version 3 -a pw/secret -i eth0 -v 51 10.0.0.1").contains("no authentication"));
+    }
+
+    #[test]
+    fn unicast_peers_and_source() {
+        let c = run("-i eth0 -v 51 --peer 10.0.0.2 --peer 10.0.0.3 --src 10.0.0.1 10.0.0.100");
+        assert_eq!(c.peers, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
+        assert_eq!(c.src, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(run("-i eth0 -v 51 10.0.0.100").peers.is_empty());
+        assert!(err("-i eth0 -v 51 --peer 10.0.0.100 10.0.0.100").contains("virtual addresses"));
+        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 --peer 10.0.0.2 10.0.0.100").contains("twice"));
+        assert!(err("-i eth0 -v 51 --peer 224.0.0.18 10.0.0.100").contains("unicast"));
+        assert!(err("-i eth0 -v 51 --peer 10.0.0.0/24 10.0.0.100").contains("unicast"));
+        assert!(err("-i eth0 -v 51 --peer 2001:db8::2 10.0.0.100").contains("IPv6"));
+        assert!(err("-i eth0 -v 51 --src 10.0.0.1 10.0.0.100").contains("goes with --peer"));
+        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 --src 10.0.0.2 10.0.0.100").contains("own address"));
     }
 
     #[test]

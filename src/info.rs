@@ -34,6 +34,13 @@ pub struct Conflict {
     pub ago_ms: u64,
 }
 
+/// A `--peer` and when it was last heard (ms ago; `None`: never).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: IpAddr,
+    pub ago_ms: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Info {
     pub ifname: String,
@@ -75,6 +82,8 @@ pub struct Info {
     pub interval_mismatches: u64,
     pub mismatch: Option<Mismatch>,
     pub conflict: Option<Conflict>,
+    /// Unicast peers (empty: multicast).
+    pub peers: Vec<Peer>,
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -123,6 +132,7 @@ impl Info {
             .with("conflict_kind", self.conflict.as_ref().map(|c| c.kind.name()).unwrap_or("-"))
             .with("conflict_why", self.conflict.as_ref().map(|c| c.kind.describe()).unwrap_or("-"))
             .with("conflict_ago_ms", opt(self.conflict.as_ref().map(|c| c.ago_ms)))
+            .with("peers", join(self.peers.iter().map(|p| format!("{}@{}", p.addr, opt(p.ago_ms))).collect()))
     }
 
     /// Decodes an INFO answer; one line naming the first bad field otherwise.
@@ -205,6 +215,12 @@ impl Info {
             interval_mismatches: some("imm").and_then(|v| v.parse().ok()).unwrap_or(0),
             mismatch,
             conflict,
+            peers: list("peers")
+                .map(|p| {
+                    let (a, ago) = p.split_once('@').ok_or_else(|| bad("peers"))?;
+                    Ok(Peer { addr: a.parse().map_err(|_| bad("peers"))?, ago_ms: ago.parse().ok() })
+                })
+                .collect::<Result<_, String>>()?,
         })
     }
 }
@@ -246,6 +262,10 @@ mod tests {
             fault: Some("cannot send adverts: Network is unreachable".into()),
             interval_mismatches: 4,
             mismatch: Some(Mismatch { peer: Ipv4Addr::new(10, 16, 1, 3).into(), interval: Interval::from_secs(2) }),
+            peers: vec![
+                Peer { addr: Ipv4Addr::new(10, 16, 1, 3).into(), ago_ms: Some(40) },
+                Peer { addr: Ipv4Addr::new(10, 16, 1, 4).into(), ago_ms: None },
+            ],
             conflict: Some(Conflict {
                 peer: Ipv4Addr::new(10, 16, 1, 3).into(),
                 priority: 110,

@@ -1,6 +1,7 @@
 //! Received adverts: the receive checks, the interval-mismatch and split-brain signals, counted drops.
 
 use super::*;
+use crate::accept::Transport;
 
 /// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
 pub(super) struct Mismatch {
@@ -52,7 +53,8 @@ impl Daemon {
             let now = Instant::now();
             let len = n.min(self.recv_buf.len());
             let version = self.core.fsm.params().version;
-            let parsed = accept::parse_ipv4(&self.recv_buf[..len], version).and_then(|r| {
+            let transport = if self.cfg.peers.is_empty() { Transport::Multicast } else { Transport::Unicast };
+            let parsed = accept::parse_ipv4_from(&self.recv_buf[..len], version, transport).and_then(|r| {
                 if n > self.recv_buf.len() {
                     return Err(DropKind::TrailingBytes);
                 }
@@ -60,6 +62,7 @@ impl Daemon {
             });
             let vips: Vec<IpAddr> = self.vip_addrs.iter().map(|&a| a.into()).collect();
             let own: Vec<IpAddr> = self.own.iter().map(|&a| a.into()).collect();
+            let peers: Vec<IpAddr> = self.cfg.peers.iter().map(|&a| a.into()).collect();
             let result = parsed.and_then(|r| {
                 let expect = Expect {
                     vrid: self.cfg.vrid,
@@ -69,6 +72,7 @@ impl Daemon {
                     vips: &vips,
                     own: &own,
                     owner: self.cfg.priority == 255,
+                    peers: &peers,
                     strict_interval: self.cfg.strict_interval,
                 };
                 match expect.check(&r) {
@@ -82,6 +86,9 @@ impl Daemon {
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
+                    if let Some(i) = peers.iter().position(|p| *p == r.src) {
+                        self.peer_heard[i] = Some(now);
+                    }
                     let int = r.advert.interval;
                     if int != self.cfg.adver_int {
                         self.note_mismatch(now, r.src, int);
