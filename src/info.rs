@@ -217,8 +217,13 @@ impl Info {
             conflict,
             peers: list("peers")
                 .map(|p| {
+                    // "ADDR@MS" (heard MS ms ago) or "ADDR@-" (never heard).
                     let (a, ago) = p.split_once('@').ok_or_else(|| bad("peers"))?;
-                    Ok(Peer { addr: a.parse().map_err(|_| bad("peers"))?, ago_ms: ago.parse().ok() })
+                    let ago_ms = match ago {
+                        "-" => None,
+                        n => Some(n.parse().map_err(|_| bad("peers"))?),
+                    };
+                    Ok(Peer { addr: a.parse().map_err(|_| bad("peers"))?, ago_ms })
                 })
                 .collect::<Result<_, String>>()?,
         })
@@ -289,12 +294,13 @@ mod tests {
             conflict: None,
             drops: vec![],
             siblings: vec![],
+            peers: vec![],
             ..sample()
         };
         let back = Info::from_message(&Message::decode(bare.to_message().encode().trim_end()).unwrap()).unwrap();
         assert_eq!(back.heard, None);
         assert_eq!((back.fault, back.mismatch, back.conflict), (None, None, None));
-        assert!(back.drops.is_empty() && back.siblings.is_empty());
+        assert!(back.drops.is_empty() && back.siblings.is_empty() && back.peers.is_empty());
     }
 
     #[test]
@@ -305,5 +311,10 @@ mod tests {
         m.fields.remove("prio");
         assert_eq!(Info::from_message(&m).unwrap_err(), "INFO without prio");
         assert!(Info::from_message(&Message::new("OK")).is_err());
+        for peers in ["10.16.1.3", "10.16.1.3@soon", "nowhere@40"] {
+            let mut m = sample().to_message();
+            m.fields.insert("peers".into(), peers.into());
+            assert_eq!(Info::from_message(&m).unwrap_err(), "INFO: bad peers", "{peers}");
+        }
     }
 }

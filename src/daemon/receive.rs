@@ -22,9 +22,13 @@ pub(super) struct Conflict {
     pub(super) at: Instant,
 }
 
-/// Drops that mean another router advertises our vrid with a configuration we cannot accept.
+/// Drops that mean another router advertises our vrid with a configuration we cannot accept (or, with
+/// `--peer`, a router that is not one of our peers).
 pub(super) fn is_conflict(kind: DropKind) -> bool {
-    matches!(kind, DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList)
+    matches!(
+        kind,
+        DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList | DropKind::UnknownPeer
+    )
 }
 
 /// How long a mismatch or a conflict is shown after its last advert: three of that router's intervals
