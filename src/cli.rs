@@ -319,6 +319,17 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
     let (peers, src) = parse_unicast(&m, &vips)?;
+    if !peers.is_empty() && !m.opt_present("n") {
+        // The virtual MAC replaces the interface's own: two routers that are both MASTER (a split,
+        // or a stale neighbour entry after a failover) then share one MAC, and a frame from one to
+        // the other leaves and enters the switch port of the sender: no unicast advert gets through
+        // and the split never heals.
+        return Err(UsageError(
+            "--peer needs -n: with the virtual MAC on the interface, two masters share one MAC and cannot \
+             reach each other by unicast"
+                .into(),
+        ));
+    }
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -460,7 +471,7 @@ mod tests {
 
     #[test]
     fn unicast_peers_and_source() {
-        let c = run("-i eth0 -v 51 --peer 10.0.0.2 --peer 10.0.0.3 --src 10.0.0.1 10.0.0.100");
+        let c = run("-i eth0 -v 51 -n --peer 10.0.0.2 --peer 10.0.0.3 --src 10.0.0.1 10.0.0.100");
         assert_eq!(c.peers, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
         assert_eq!(c.src, Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert!(run("-i eth0 -v 51 10.0.0.100").peers.is_empty());
@@ -470,7 +481,8 @@ mod tests {
         assert!(err("-i eth0 -v 51 --peer 10.0.0.0/24 10.0.0.100").contains("unicast"));
         assert!(err("-i eth0 -v 51 --peer 2001:db8::2 10.0.0.100").contains("IPv6"));
         assert!(err("-i eth0 -v 51 --src 10.0.0.1 10.0.0.100").contains("goes with --peer"));
-        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 --src 10.0.0.2 10.0.0.100").contains("own address"));
+        assert!(err("-i eth0 -v 51 -n --peer 10.0.0.2 --src 10.0.0.2 10.0.0.100").contains("own address"));
+        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 10.0.0.100").contains("--peer needs -n"));
     }
 
     #[test]
