@@ -21,6 +21,7 @@ pub mod inject;
 pub mod json;
 pub mod keepalived;
 pub mod pair;
+pub mod unicast;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
