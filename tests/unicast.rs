@@ -1,5 +1,6 @@
 //! Unicast peers (`--peer`) on LANs whose switch drops VRRP multicast: the control split, election and
-//! failover (SIGKILL, link loss, SIGTERM) with v2 and v3, the `-M 2` group on two LANs, a stranger.
+//! failover (SIGKILL, link loss, SIGTERM, the drain) with v2 and v3, the `-M 2` group on two LANs, a
+//! stranger; `--peer` without `-n` refused.
 //
 // The switch namespace of each lab drops 224.0.0.18 / protocol 112 with an nftables bridge rule
 // (tests/common/unicast.rs). Run as root: `cargo test --test unicast -- --test-threads=1`.
@@ -77,6 +78,20 @@ fn start_unicast_pair(lab: &Lab, extra: &str) -> (Proc, Proc, String) {
         pair_ok(lab, &p1, &p2, &orig2)
     });
     (p1, p2, orig2)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+#[test]
+fn peer_without_n_is_a_usage_error() {
+    let out = std::process::Command::new(Lab::vrrpd_bin())
+        .args(["-F", "-i", "lo", "-v", "51", "--peer", "192.0.2.2", VIP_A])
+        .output()
+        .expect("run vrrpd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit status; stderr: {err}");
+    assert!(err.contains("--peer needs -n"), "one clear message: {err}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,7 +215,7 @@ fn group_settled(lab: &Lab, h: [&[Proc]; 2], master: usize, orig: &[Vec<String>;
 }
 
 #[test]
-fn v3_unicast_group_on_two_lans_fails_over_on_link_loss_sigkill_and_sigterm() {
+fn v3_unicast_group_on_two_lans_fails_over_on_drain_link_loss_sigkill_and_sigterm() {
     if skip() {
         return;
     }
@@ -228,6 +243,26 @@ fn v3_unicast_group_on_two_lans_fails_over_on_link_loss_sigkill_and_sigterm() {
         assert!(seen[0].1.is_some(), "host 2 heard host 1 on LAN {lan}: {seen:?}");
         assert_eq!(member_json(&lab, 2, ifname).get("vrrp_version").num(), 3.0);
     }
+
+    // The drain: host 1 resigns both LANs by unicast and holds; --resume gives them back.
+    let (code, out) = atropos_run(&lab.host(1).rundir, &["--backup"]);
+    assert_eq!(code, 0, "atropos --backup: {out}");
+    lab.wait_until(HANG, "host 2 owns both LANs after host 1's drain", || {
+        assert_running(&h1);
+        assert_running(&h2);
+        group_settled(&lab, [&h1, &h2], 2, &orig)
+    });
+    for (lan, ifname) in IFS.iter().enumerate() {
+        let why = reason(&lab, 2, ifname, VRIDS[lan]);
+        assert!(why.contains("resigned"), "host 2 {ifname} took over through a resignation: {why:?}");
+    }
+    let (code, out) = atropos_run(&lab.host(1).rundir, &["--resume"]);
+    assert_eq!(code, 0, "atropos --resume: {out}");
+    lab.wait_until(HANG, "host 1 takes both LANs back after --resume", || {
+        assert_running(&h1);
+        assert_running(&h2);
+        group_settled(&lab, [&h1, &h2], 1, &orig)
+    });
 
     // Link loss: host 1's LAN-B leg goes down; host 1 resigns LAN A by unicast, host 2 takes both.
     exec(&lab.switch, "ip link set h1e1 down");
