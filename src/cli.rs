@@ -10,6 +10,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--peer` and `--src`.
+mod unicast;
+
 pub const DEFAULT_RUNDIR: &str = "/run/vrrpd";
 pub const DEFAULT_PRIORITY: u8 = 100;
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -318,18 +321,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     }
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
-    let (peers, src) = parse_unicast(&m, &vips)?;
-    if !peers.is_empty() && !m.opt_present("n") {
-        // The virtual MAC replaces the interface's own: two routers that are both MASTER (a split,
-        // or a stale neighbour entry after a failover) then share one MAC, and a frame from one to
-        // the other leaves and enters the switch port of the sender: no unicast advert gets through
-        // and the split never heals.
-        return Err(UsageError(
-            "--peer needs -n: with the virtual MAC on the interface, two masters share one MAC and cannot \
-             reach each other by unicast"
-                .into(),
-        ));
-    }
+    let (peers, src) = unicast::parse(&m, &vips)?;
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -357,47 +349,6 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     })))
 }
 
-/// A bare IPv4 unicast address (no prefix length).
-fn unicast_addr(opt: &str, s: &str) -> Result<Ipv4Addr, UsageError> {
-    if s.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Err(UsageError(format!("{opt} {s}: IPv6 peers and sources are not supported yet (IPv4 only)")));
-    }
-    Some(s)
-        .filter(|t| !t.contains('/'))
-        .and_then(|t| parse_vip(t).ok())
-        .map(|v| v.addr)
-        .ok_or_else(|| UsageError(format!("{opt} {s}: not an IPv4 unicast address")))
-}
-
-/// `--peer ADDR...` and `--src ADDR`: unicast peers (none of them a VIP, none twice) and the source.
-fn parse_unicast(m: &getopts::Matches, vips: &[Vip]) -> Result<(Vec<Ipv4Addr>, Option<Ipv4Addr>), UsageError> {
-    let mut peers = Vec::new();
-    for s in m.opt_strs("peer") {
-        let a = unicast_addr("--peer", &s)?;
-        if vips.iter().any(|v| v.addr == a) {
-            return Err(UsageError(format!("--peer {s}: a peer cannot be one of our virtual addresses")));
-        }
-        if peers.contains(&a) {
-            return Err(UsageError(format!("--peer {s}: peer given twice")));
-        }
-        peers.push(a);
-    }
-    let src = match m.opt_str("src") {
-        None => None,
-        Some(_) if peers.is_empty() => {
-            return Err(UsageError("--src goes with --peer (the source of unicast adverts)".into()));
-        }
-        Some(s) => {
-            let a = unicast_addr("--src", &s)?;
-            if peers.contains(&a) || vips.iter().any(|v| v.addr == a) {
-                return Err(UsageError(format!("--src {s}: must be our own address, not a peer's or a VIP")));
-            }
-            Some(a)
-        }
-    };
-    Ok((peers, src))
-}
-
 /// `-I VIP -O GATEWAY`: both or neither; the source is one of our virtual addresses.
 fn parse_magic(m: &getopts::Matches, vips: &[Vip]) -> Result<Option<Magic>, UsageError> {
     let (from, to) = match (m.opt_str("I"), m.opt_str("O")) {
@@ -420,17 +371,17 @@ fn parse_magic(m: &getopts::Matches, vips: &[Vip]) -> Result<Option<Magic>, Usag
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(s: &str) -> Config {
+    pub(super) fn run(s: &str) -> Config {
         match parse(&s.split_whitespace().collect::<Vec<_>>()) {
             Ok(Command::Run(c)) => *c,
             other => panic!("{s}: {other:?}"),
         }
     }
 
-    fn err(s: &str) -> String {
+    pub(super) fn err(s: &str) -> String {
         match parse(&s.split_whitespace().collect::<Vec<_>>()) {
             Err(UsageError(e)) => e,
             other => panic!("{s}: expected an error, got {other:?}"),
@@ -467,22 +418,6 @@ mod tests {
             assert!(e.contains("0.01 to 40.95"), "{bad}: {e}");
         }
         assert!(err("--vrrp-version 3 -a pw/secret -i eth0 -v 51 10.0.0.1").contains("no authentication"));
-    }
-
-    #[test]
-    fn unicast_peers_and_source() {
-        let c = run("-i eth0 -v 51 -n --peer 10.0.0.2 --peer 10.0.0.3 --src 10.0.0.1 10.0.0.100");
-        assert_eq!(c.peers, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
-        assert_eq!(c.src, Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(run("-i eth0 -v 51 10.0.0.100").peers.is_empty());
-        assert!(err("-i eth0 -v 51 --peer 10.0.0.100 10.0.0.100").contains("virtual addresses"));
-        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 --peer 10.0.0.2 10.0.0.100").contains("twice"));
-        assert!(err("-i eth0 -v 51 --peer 224.0.0.18 10.0.0.100").contains("unicast"));
-        assert!(err("-i eth0 -v 51 --peer 10.0.0.0/24 10.0.0.100").contains("unicast"));
-        assert!(err("-i eth0 -v 51 --peer 2001:db8::2 10.0.0.100").contains("IPv6"));
-        assert!(err("-i eth0 -v 51 --src 10.0.0.1 10.0.0.100").contains("goes with --peer"));
-        assert!(err("-i eth0 -v 51 -n --peer 10.0.0.2 --src 10.0.0.2 10.0.0.100").contains("own address"));
-        assert!(err("-i eth0 -v 51 --peer 10.0.0.2 10.0.0.100").contains("--peer needs -n"));
     }
 
     #[test]

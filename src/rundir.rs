@@ -13,10 +13,10 @@
 use crate::arp::{fmt_mac, parse_mac};
 use crate::cli::Vip;
 use crate::profile::{Interval, Version};
-use std::net::Ipv4Addr;
 use crate::sys::proc::flock;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::net::Ipv4Addr;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
