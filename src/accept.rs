@@ -24,10 +24,25 @@ pub struct Received {
     pub advert: Advert,
 }
 
-/// Checks the envelope (TTL/hop limit 255) and parses the VRRP message of a router of `version` and
-/// `family`; for v3 the checksum covers the pseudo-header built from the envelope.
-pub fn receive(meta: Meta, vrrp: &[u8], version: Version, family: Family) -> Result<Received, DropKind> {
-    if meta.ttl != 255 {
+/// Where adverts come from: the multicast group (the TTL/hop limit must be 255, RFC §7.1), or unicast
+/// peers (any TTL, as keepalived accepts unicast adverts, which may cross routers; the source must be a
+/// listed peer instead, see [`Expect::peers`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Multicast,
+    Unicast,
+}
+
+/// Checks the envelope (TTL/hop limit 255 on multicast) and parses the VRRP message of a router of
+/// `version` and `family`; for v3 the checksum covers the pseudo-header built from the envelope.
+pub fn receive(
+    meta: Meta,
+    vrrp: &[u8],
+    version: Version,
+    family: Family,
+    transport: Transport,
+) -> Result<Received, DropKind> {
+    if transport == Transport::Multicast && meta.ttl != 255 {
         return Err(DropKind::Ttl);
     }
     let p = Packet::new_checked(vrrp).map_err(|_| DropKind::Truncated)?;
@@ -61,10 +76,15 @@ pub fn split_ipv4(pkt: &[u8]) -> Result<(Meta, &[u8]), DropKind> {
     Ok((Meta { src, dst, ttl: pkt[8] }, &pkt[ihl..total]))
 }
 
-/// A whole IPv4 packet, parsed as a router of `version` would.
+/// A whole IPv4 packet, parsed as a multicast router of `version` would.
 pub fn parse_ipv4(pkt: &[u8], version: Version) -> Result<Received, DropKind> {
+    parse_ipv4_from(pkt, version, Transport::Multicast)
+}
+
+/// A whole IPv4 packet, parsed as a router of `version` receiving by `transport` would.
+pub fn parse_ipv4_from(pkt: &[u8], version: Version, transport: Transport) -> Result<Received, DropKind> {
     let (meta, vrrp) = split_ipv4(pkt)?;
-    receive(meta, vrrp, version, Family::V4)
+    receive(meta, vrrp, version, Family::V4, transport)
 }
 
 /// What the local router expects of adverts for its VRID (§7.1 checks that need configuration).
@@ -80,6 +100,8 @@ pub struct Expect<'a> {
     pub own: &'a [IpAddr],
     /// True when we are the address owner (priority 255).
     pub owner: bool,
+    /// `--peer`: adverts are accepted from these sources only (empty: from anyone, multicast).
+    pub peers: &'a [IpAddr],
     /// Drop an advert whose interval differs from ours (RFC 3768 to the letter). Off by default: the
     /// advert then counts for the election and the Backup learns the master's interval (as RFC 5798 does),
     /// so that a pair whose intervals differ (1.15 defaults to 2 s) never splits.
@@ -95,6 +117,9 @@ impl Expect<'_> {
         }
         if self.own.contains(&r.src) {
             return Err(DropKind::OwnAddress);
+        }
+        if !self.peers.is_empty() && !self.peers.contains(&r.src) {
+            return Err(DropKind::UnknownPeer);
         }
         if self.owner {
             return Err(DropKind::OwnerConflict);
@@ -167,6 +192,7 @@ mod tests {
             vips,
             own: &[],
             owner: false,
+            peers: &[],
             strict_interval: true,
         }
     }
@@ -225,7 +251,7 @@ mod tests {
         };
         let at = |cs: u16| {
             let b = Advert::v3(51, 100, Interval::from_centis(cs), Family::V4, vips.clone()).encode_with(pseudo);
-            receive(meta, &b, Version::V3, Family::V4).and_then(|r| e.check(&r))
+            receive(meta, &b, Version::V3, Family::V4, Transport::Multicast).and_then(|r| e.check(&r))
         };
         assert_eq!(at(1), Ok(()));
         assert_eq!(at(100), Ok(()), "another interval counts (the backup learns it)");
@@ -236,7 +262,8 @@ mod tests {
                     meta,
                     &Advert::v3(51, 100, Interval::from_centis(2), Family::V4, vips.clone()).encode_with(pseudo),
                     Version::V3,
-                    Family::V4
+                    Family::V4,
+                    Transport::Multicast,
                 )
                 .unwrap()
             ),
@@ -281,6 +308,21 @@ mod tests {
         let r = parse_ipv4(&ip_wrap(&Advert::new(51, 100, 1, &Auth::None, vip()).encode(), 255), V2).unwrap();
         assert_eq!(Expect { own: &own, ..expect(&Auth::None, &vips) }.check(&r), Err(DropKind::OwnAddress));
         assert_eq!(Expect { owner: true, ..expect(&Auth::None, &vips) }.check(&r), Err(DropKind::OwnerConflict));
+    }
+
+    #[test]
+    fn unicast_accepts_any_ttl_from_a_listed_peer_only() {
+        let vips = ips(&vip());
+        let pkt = ip_wrap(&Advert::new(51, 100, 1, &Auth::None, vip()).encode(), 64);
+        // Multicast: TTL 255 or nothing (§7.1); unicast: any TTL (keepalived's rule: it may cross routers).
+        assert_eq!(parse_ipv4(&pkt, V2), Err(DropKind::Ttl));
+        let r = parse_ipv4_from(&pkt, V2, Transport::Unicast).unwrap();
+        assert_eq!(r.ttl, 64);
+        // The sender (10.16.1.3) must be one of the peers.
+        let peer = [IpAddr::V4(Ipv4Addr::new(10, 16, 1, 3))];
+        let other = [IpAddr::V4(Ipv4Addr::new(10, 16, 1, 9))];
+        assert_eq!(Expect { peers: &peer, ..expect(&Auth::None, &vips) }.check(&r), Ok(()));
+        assert_eq!(Expect { peers: &other, ..expect(&Auth::None, &vips) }.check(&r), Err(DropKind::UnknownPeer));
     }
 }
 
@@ -382,6 +424,7 @@ mod property {
                     vips: &vips,
                     own: &own,
                     owner: false,
+                    peers: &[],
                     strict_interval: true,
                 };
                 match e.check(&rcv) {

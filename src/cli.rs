@@ -10,6 +10,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--peer` and `--src`.
+mod unicast;
+
 pub const DEFAULT_RUNDIR: &str = "/run/vrrpd";
 pub const DEFAULT_PRIORITY: u8 = 100;
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,6 +62,10 @@ pub struct Config {
     pub strict_interval: bool,
     /// `-I VIP -O GATEWAY`: on becoming MASTER, a datagram from VIP to GATEWAY port 1100 (1.15's magic packet).
     pub magic: Option<Magic>,
+    /// `--peer ADDR...`: unicast adverts to these routers only, accepted from them only (empty: multicast).
+    pub peers: Vec<Ipv4Addr>,
+    /// `--src ADDR`: the source of unicast adverts (default: the interface's primary address).
+    pub src: Option<Ipv4Addr>,
     /// Warnings about the command line, logged at start (e.g. a password cut to 8 bytes).
     pub warnings: Vec<String>,
 }
@@ -126,6 +133,8 @@ fn options() -> getopts::Options {
     o.optopt("x", "", "priority set by an increase request (default: +10)", "PRIO");
     o.optflag("F", "", "stay in the foreground and log to stderr");
     o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
+    o.optmulti("", "peer", "unicast adverts to this router instead of multicast (repeatable)", "ADDR");
+    o.optopt("", "src", "source address of unicast adverts (default: the interface's primary address)", "ADDR");
     o.optopt("", "vrrp-version", "VRRP version: 2 (RFC 3768, default) or 3 (RFC 5798)", "2|3");
     o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
     o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
@@ -138,7 +147,7 @@ fn options() -> getopts::Options {
 pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
-                 [--vrrp-version 2|3] [--strict-interval] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 [--vrrp-version 2|3] [--strict-interval] [--peer ADDR]... [--src ADDR] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
                  VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
@@ -312,6 +321,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     }
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
+    let (peers, src) = unicast::parse(&m, &vips)?;
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -333,6 +343,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         vips,
         strict_interval: m.opt_present("strict-interval"),
         magic,
+        peers,
+        src,
         warnings,
     })))
 }
@@ -359,17 +371,17 @@ fn parse_magic(m: &getopts::Matches, vips: &[Vip]) -> Result<Option<Magic>, Usag
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(s: &str) -> Config {
+    pub(super) fn run(s: &str) -> Config {
         match parse(&s.split_whitespace().collect::<Vec<_>>()) {
             Ok(Command::Run(c)) => *c,
             other => panic!("{s}: {other:?}"),
         }
     }
 
-    fn err(s: &str) -> String {
+    pub(super) fn err(s: &str) -> String {
         match parse(&s.split_whitespace().collect::<Vec<_>>()) {
             Err(UsageError(e)) => e,
             other => panic!("{s}: expected an error, got {other:?}"),

@@ -22,7 +22,7 @@ mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
 
-use adverts::advert_bytes;
+use adverts::send_to_all;
 use mac::set_mac_any;
 use receive::{Conflict, DropLog, Mismatch};
 
@@ -36,7 +36,7 @@ use crate::fsm::{Params, State, Vrrp};
 use crate::group::Status;
 use crate::hooks::{Hooks, Job};
 use crate::info::{self, Info};
-use crate::packet::{Advert, Auth, DropKind};
+use crate::packet::{self, Advert, Auth, DropKind};
 use crate::profile::{Family, Interval, Version};
 use crate::rundir::{self, Member, MemberId, RecordState};
 use crate::sys::netlink::{self, Addr, Event, Events, Rtnl};
@@ -118,6 +118,8 @@ pub struct Daemon {
     hook_fd_registered: Option<i32>,
     /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
     watch: Option<DirWatch>,
+    /// When each `--peer` was last heard (same order as `cfg.peers`).
+    peer_heard: Vec<Option<Instant>>,
     /// Wakes the loop at the next deadline with sub-millisecond precision.
     timer: Option<Timer>,
     /// The pid file recreated after the run dir was removed (the original one is held by main).
@@ -183,7 +185,12 @@ impl Daemon {
         }
 
         let events = Events::open(ifindex).map_err(io_ctx("rtnetlink events"))?;
-        let vsock = VrrpSocket::open(&cfg.ifname, ifindex, primary)
+        if let Some(src) = cfg.src
+            && !own.contains(&src)
+        {
+            return Err(format!("--src {src}: not an address of {} (give one of its own addresses)", cfg.ifname));
+        }
+        let vsock = VrrpSocket::open(&cfg.ifname, ifindex, primary, cfg.peers.is_empty())
             .map_err(io_ctx(format!("{}: opening the VRRP socket", cfg.ifname)))?;
         let frames = FrameSocket::open().map_err(io_ctx("opening the packet socket"))?;
         let poll = Poll::new().map_err(io_ctx("epoll"))?;
@@ -255,6 +262,7 @@ impl Daemon {
             hook_fd_registered: None,
             watch,
             timer,
+            peer_heard: vec![None; cfg.peers.len()],
             pidfile_again: None,
             counters: Counters::default(),
             mismatch: None,

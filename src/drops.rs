@@ -37,10 +37,12 @@ pub enum DropKind {
     V2OnV3,
     /// A VRRPv3 advert reached a VRRPv2 router.
     V3OnV2,
+    /// With `--peer`: an advert from a router that is not one of the peers.
+    UnknownPeer,
 }
 
 impl DropKind {
-    pub const ALL: [DropKind; 17] = [
+    pub const ALL: [DropKind; 18] = [
         DropKind::Truncated,
         DropKind::NotVrrp,
         DropKind::Ttl,
@@ -58,6 +60,7 @@ impl DropKind {
         DropKind::OwnerConflict,
         DropKind::V2OnV3,
         DropKind::V3OnV2,
+        DropKind::UnknownPeer,
     ];
 
     /// Short stable name, used in logs, the state file and `atropos --state`.
@@ -80,6 +83,7 @@ impl DropKind {
             DropKind::OwnerConflict => "owner_conflict",
             DropKind::V2OnV3 => "v2_on_v3",
             DropKind::V3OnV2 => "v3_on_v2",
+            DropKind::UnknownPeer => "unknown_peer",
         }
     }
 
@@ -112,6 +116,7 @@ impl DropKind {
             DropKind::OwnerConflict => "we own the addresses (priority 255) and another router claims them",
             DropKind::V2OnV3 => "a VRRPv2 advert on a VRRPv3 router (--vrrp-version differs)",
             DropKind::V3OnV2 => "a VRRPv3 advert on a VRRPv2 router (--vrrp-version differs)",
+            DropKind::UnknownPeer => "advert from a router that is not one of our --peer addresses",
         }
     }
 }

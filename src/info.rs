@@ -34,6 +34,13 @@ pub struct Conflict {
     pub ago_ms: u64,
 }
 
+/// A `--peer` and when it was last heard (ms ago; `None`: never).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: IpAddr,
+    pub ago_ms: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Info {
     pub ifname: String,
@@ -75,6 +82,8 @@ pub struct Info {
     pub interval_mismatches: u64,
     pub mismatch: Option<Mismatch>,
     pub conflict: Option<Conflict>,
+    /// Unicast peers (empty: multicast).
+    pub peers: Vec<Peer>,
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -123,6 +132,7 @@ impl Info {
             .with("conflict_kind", self.conflict.as_ref().map(|c| c.kind.name()).unwrap_or("-"))
             .with("conflict_why", self.conflict.as_ref().map(|c| c.kind.describe()).unwrap_or("-"))
             .with("conflict_ago_ms", opt(self.conflict.as_ref().map(|c| c.ago_ms)))
+            .with("peers", join(self.peers.iter().map(|p| format!("{}@{}", p.addr, opt(p.ago_ms))).collect()))
     }
 
     /// Decodes an INFO answer; one line naming the first bad field otherwise.
@@ -205,6 +215,17 @@ impl Info {
             interval_mismatches: some("imm").and_then(|v| v.parse().ok()).unwrap_or(0),
             mismatch,
             conflict,
+            peers: list("peers")
+                .map(|p| {
+                    // "ADDR@MS" (heard MS ms ago) or "ADDR@-" (never heard).
+                    let (a, ago) = p.split_once('@').ok_or_else(|| bad("peers"))?;
+                    let ago_ms = match ago {
+                        "-" => None,
+                        n => Some(n.parse().map_err(|_| bad("peers"))?),
+                    };
+                    Ok(Peer { addr: a.parse().map_err(|_| bad("peers"))?, ago_ms })
+                })
+                .collect::<Result<_, String>>()?,
         })
     }
 }
@@ -246,6 +267,10 @@ mod tests {
             fault: Some("cannot send adverts: Network is unreachable".into()),
             interval_mismatches: 4,
             mismatch: Some(Mismatch { peer: Ipv4Addr::new(10, 16, 1, 3).into(), interval: Interval::from_secs(2) }),
+            peers: vec![
+                Peer { addr: Ipv4Addr::new(10, 16, 1, 3).into(), ago_ms: Some(40) },
+                Peer { addr: Ipv4Addr::new(10, 16, 1, 4).into(), ago_ms: None },
+            ],
             conflict: Some(Conflict {
                 peer: Ipv4Addr::new(10, 16, 1, 3).into(),
                 priority: 110,
@@ -269,12 +294,13 @@ mod tests {
             conflict: None,
             drops: vec![],
             siblings: vec![],
+            peers: vec![],
             ..sample()
         };
         let back = Info::from_message(&Message::decode(bare.to_message().encode().trim_end()).unwrap()).unwrap();
         assert_eq!(back.heard, None);
         assert_eq!((back.fault, back.mismatch, back.conflict), (None, None, None));
-        assert!(back.drops.is_empty() && back.siblings.is_empty());
+        assert!(back.drops.is_empty() && back.siblings.is_empty() && back.peers.is_empty());
     }
 
     #[test]
@@ -285,5 +311,10 @@ mod tests {
         m.fields.remove("prio");
         assert_eq!(Info::from_message(&m).unwrap_err(), "INFO without prio");
         assert!(Info::from_message(&Message::new("OK")).is_err());
+        for peers in ["10.16.1.3", "10.16.1.3@soon", "nowhere@40"] {
+            let mut m = sample().to_message();
+            m.fields.insert("peers".into(), peers.into());
+            assert_eq!(Info::from_message(&m).unwrap_err(), "INFO: bad peers", "{peers}");
+        }
     }
 }

@@ -16,6 +16,7 @@ use crate::profile::{Interval, Version};
 use crate::sys::proc::flock;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::net::Ipv4Addr;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -255,6 +256,9 @@ pub struct Member {
     pub auth_type: u8,
     /// The VRRP version the member speaks (2 in records of earlier versions).
     pub version: Version,
+    /// `--peer` and `--src`: where a survivor sends the dead member's priority 0 (empty: the group).
+    pub peers: Vec<Ipv4Addr>,
+    pub src: Option<Ipv4Addr>,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
@@ -274,7 +278,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -291,6 +295,8 @@ impl Member {
             self.since_ms,
             u8::from(self.no_vmac),
             self.version.number(),
+            self.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            self.src.map_or_else(|| "-".to_string(), |a| a.to_string()),
             clean(&self.reason),
         )
     }
@@ -332,6 +338,11 @@ impl Member {
                 "since" => m.since_ms = v.parse().ok()?,
                 "reason" => m.reason = v.to_string(),
                 "novmac" => m.no_vmac = v == "1",
+                "peers" => {
+                    m.peers = v.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect::<Option<_>>()?
+                }
+                "src" if v == "-" => m.src = None,
+                "src" => m.src = Some(v.parse().ok()?),
                 "ver" => {
                     m.version = match v {
                         "2" => Version::V2,
@@ -441,7 +452,6 @@ pub fn remove_member(dir: &Path, id: &MemberId) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
     fn sample() -> Member {
         Member {
@@ -461,6 +471,8 @@ mod tests {
             link_up: true,
             adver_int: Interval::from_centis(1),
             version: Version::V3,
+            peers: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
+            src: Some(Ipv4Addr::new(10, 0, 0, 1)),
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),

@@ -3,7 +3,7 @@
 use crate::survey::Seen;
 use vrrpd::cli::Vip;
 use vrrpd::fsm::State;
-use vrrpd::info::{Conflict, Heard, Info, Mismatch};
+use vrrpd::info::{Conflict, Heard, Info, Mismatch, Peer};
 use vrrpd::packet::DropKind;
 use vrrpd::profile::{Interval, Version};
 use vrrpd::rundir::{Member, RecordState};
@@ -58,6 +58,9 @@ pub struct Row {
     pub members: Option<u32>,
     /// From an answer: why the host is held BACKUP (empty when it may be MASTER).
     pub held: Option<String>,
+    /// `--peer`: the unicast peers and when each was last heard (empty: multicast). From a record
+    /// (no answer) the addresses only, never heard as far as the row knows.
+    pub peers: Vec<Peer>,
     /// Why the row is not a live member's (no answer, dead, bad answer).
     pub problem: Option<String>,
 }
@@ -102,6 +105,7 @@ impl Row {
             fault: i.fault,
             members: Some(i.members),
             held: Some(i.held),
+            peers: i.peers,
             problem: None,
         }
     }
@@ -133,6 +137,9 @@ impl Row {
             fault: None,
             members: rec.map(|r| r.members),
             held: None,
+            peers: rec
+                .map(|r| r.peers.iter().map(|&a| Peer { addr: a.into(), ago_ms: None }).collect())
+                .unwrap_or_default(),
             problem: Some(if dead { "process is dead".to_string() } else { why.to_string() }),
         }
     }

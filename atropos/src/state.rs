@@ -228,9 +228,30 @@ fn print_table(rows: &[Row]) {
         println!("{}", s.trim_end());
     };
     line(HEADER.to_vec());
-    for t in &table {
+    for (t, r) in table.iter().zip(rows) {
         line(t.iter().map(|s| s.as_str()).collect());
+        if let Some(p) = peers_line(r) {
+            println!("  {p}");
+        }
     }
+}
+
+/// The line under a member with `--peer`: "unicast peers: 192.0.2.2 heard 0.25 s ago, 192.0.2.3 never heard".
+fn peers_line(r: &Row) -> Option<String> {
+    if r.peers.is_empty() {
+        return None;
+    }
+    let each = r.peers.iter().map(|p| match p.ago_ms {
+        Some(ms) => format!("{} heard {} s ago", p.addr, fmt_secs(ms)),
+        None if r.problem.is_some() => format!("{} (not known)", p.addr),
+        None => format!("{} never heard", p.addr),
+    });
+    Some(format!("unicast peers: {}", each.collect::<Vec<_>>().join(", ")))
+}
+
+/// Milliseconds as seconds with two decimals ("0.25", "12.00").
+fn fmt_secs(ms: u64) -> String {
+    format!("{}.{:02}", ms / 1000, ms % 1000 / 10)
 }
 
 fn fmt_since(ms: u64) -> String {
@@ -288,6 +309,10 @@ pub fn member_json(r: &Row) -> Value {
             "text": c.kind.describe(),
             "ago_ms": c.ago_ms,
         })),
+        "peers": r.peers.iter().map(|p| json!({
+            "address": p.addr.to_string(),
+            "heard_ago_s": p.ago_ms.map(|ms| ms as f64 / 1000.0),
+        })).collect::<Vec<_>>(),
         "problem": r.problem,
     });
     if let (Some(held), Some(obj)) = (&r.held, m.as_object_mut()) {
@@ -313,7 +338,7 @@ mod tests {
     use std::net::Ipv4Addr;
     use vrrpd::cli::parse_vip;
     use vrrpd::fsm::State;
-    use vrrpd::info::{Conflict, Heard, Info};
+    use vrrpd::info::{Conflict, Heard, Info, Peer};
     use vrrpd::packet::DropKind;
     use vrrpd::profile::Version;
     use vrrpd::rundir::{Member, RecordState};
@@ -351,6 +376,7 @@ mod tests {
             interval_mismatches: 0,
             mismatch: None,
             conflict: None,
+            peers: vec![],
         }
     }
 
@@ -435,6 +461,42 @@ mod tests {
             assert_eq!(s, level, "{p:?}");
             assert!(p[0].starts_with(&format!("eth0 vrid 51: 10.16.1.9 (priority {peer}) also advertises vrid 51")));
         }
+    }
+
+    #[test]
+    fn unicast_peers_with_their_last_heard_time() {
+        let mut i = info(State::Backup, 100);
+        i.peers = vec![
+            Peer { addr: Ipv4Addr::new(10, 16, 1, 3).into(), ago_ms: Some(250) },
+            Peer { addr: Ipv4Addr::new(10, 16, 1, 4).into(), ago_ms: None },
+        ];
+        let r = live("eth0", &i);
+        let j = member_json(&r);
+        assert_eq!(
+            j["peers"],
+            json!([
+                {"address": "10.16.1.3", "heard_ago_s": 0.25},
+                {"address": "10.16.1.4", "heard_ago_s": null},
+            ])
+        );
+        assert_eq!(peers_line(&r).as_deref(), Some("unicast peers: 10.16.1.3 heard 0.25 s ago, 10.16.1.4 never heard"));
+        // Multicast: an empty array and no line.
+        let m = live("eth0", &info(State::Master, 110));
+        assert_eq!(member_json(&m)["peers"], json!([]));
+        assert_eq!(peers_line(&m), None);
+        // A dead member: the peers of its record, the time not known.
+        let rec = Member {
+            ifname: "eth0".into(),
+            vrid: 51,
+            pid: 99,
+            state: RecordState::Dead,
+            peers: vec![Ipv4Addr::new(10, 16, 1, 3)],
+            ..Member::default()
+        };
+        let d = Row::of(&Seen { ifname: "eth0".into(), record: Some(rec), answer: Err("not answering".into()) });
+        assert_eq!(member_json(&d)["peers"], json!([{"address": "10.16.1.3", "heard_ago_s": null}]));
+        assert_eq!(peers_line(&d).as_deref(), Some("unicast peers: 10.16.1.3 (not known)"));
+        assert_eq!(fmt_secs(12_005), "12.00");
     }
 
     #[test]

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 vips: &vips,
                 own: &own,
                 owner: false,
+                peers: &[],
                 strict_interval: true,
             };
             let _ = e.check(&r);

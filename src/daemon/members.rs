@@ -190,6 +190,13 @@ impl Daemon {
             strict_interval: self.cfg.strict_interval,
             fault: self.core.fault.as_ref().map(|f| f.why.clone()),
             interval_mismatches: self.counters.interval_mismatch,
+            peers: self
+                .cfg
+                .peers
+                .iter()
+                .zip(&self.peer_heard)
+                .map(|(a, t)| info::Peer { addr: (*a).into(), ago_ms: t.map(|t| t.elapsed().as_millis() as u64) })
+                .collect(),
             mismatch: self.live_mismatch().map(|m| info::Mismatch { peer: m.src, interval: m.int }),
             conflict: self.live_conflict().map(|c| info::Conflict {
                 peer: c.src,
@@ -251,16 +258,19 @@ impl Daemon {
             } else {
                 None
             };
-            let src = self
-                .rtnl
-                .addrs(idx)
-                .ok()
-                .and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()));
+            let src = rec.src.or_else(|| {
+                self.rtnl
+                    .addrs(idx)
+                    .ok()
+                    .and_then(|a| primary_of(&a, &rec.vips.iter().map(|v| v.addr).collect::<Vec<_>>()))
+            });
             match (auth, src) {
                 (Some(auth), Some(src)) => {
                     let vips: Vec<Ipv4Addr> = rec.vips.iter().map(|v| v.addr).collect();
-                    let adv = advert_bytes(rec.version, rec.vrid, 0, rec.adver_int, &auth, &vips, src);
-                    match VrrpSocket::open(ifname, idx, src).and_then(|s| s.send(&adv)) {
+                    let sent = VrrpSocket::open(ifname, idx, src, rec.peers.is_empty()).and_then(|s| {
+                        send_to_all(&s, idx, rec.version, rec.vrid, 0, rec.adver_int, &auth, &vips, src, &rec.peers)
+                    });
+                    match sent {
                         Ok(()) => info!("sent priority 0 for vrid {} on {ifname} for the dead member", rec.vrid),
                         Err(e) => warn!("cannot send priority 0 on {ifname}: {e}"),
                     }

@@ -1,6 +1,7 @@
 //! Received adverts: the receive checks, the interval-mismatch and split-brain signals, counted drops.
 
 use super::*;
+use crate::accept::Transport;
 
 /// The last advert accepted with another interval than ours (a WARNING for atropos while it lasts).
 pub(super) struct Mismatch {
@@ -21,9 +22,13 @@ pub(super) struct Conflict {
     pub(super) at: Instant,
 }
 
-/// Drops that mean another router advertises our vrid with a configuration we cannot accept.
+/// Drops that mean another router advertises our vrid with a configuration we cannot accept (or, with
+/// `--peer`, a router that is not one of our peers).
 pub(super) fn is_conflict(kind: DropKind) -> bool {
-    matches!(kind, DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList)
+    matches!(
+        kind,
+        DropKind::AuthType | DropKind::AuthData | DropKind::Interval | DropKind::AddrList | DropKind::UnknownPeer
+    )
 }
 
 /// How long a mismatch or a conflict is shown after its last advert: three of that router's intervals
@@ -52,7 +57,8 @@ impl Daemon {
             let now = Instant::now();
             let len = n.min(self.recv_buf.len());
             let version = self.core.fsm.params().version;
-            let parsed = accept::parse_ipv4(&self.recv_buf[..len], version).and_then(|r| {
+            let transport = if self.cfg.peers.is_empty() { Transport::Multicast } else { Transport::Unicast };
+            let parsed = accept::parse_ipv4_from(&self.recv_buf[..len], version, transport).and_then(|r| {
                 if n > self.recv_buf.len() {
                     return Err(DropKind::TrailingBytes);
                 }
@@ -60,6 +66,7 @@ impl Daemon {
             });
             let vips: Vec<IpAddr> = self.vip_addrs.iter().map(|&a| a.into()).collect();
             let own: Vec<IpAddr> = self.own.iter().map(|&a| a.into()).collect();
+            let peers: Vec<IpAddr> = self.cfg.peers.iter().map(|&a| a.into()).collect();
             let result = parsed.and_then(|r| {
                 let expect = Expect {
                     vrid: self.cfg.vrid,
@@ -69,6 +76,7 @@ impl Daemon {
                     vips: &vips,
                     own: &own,
                     owner: self.cfg.priority == 255,
+                    peers: &peers,
                     strict_interval: self.cfg.strict_interval,
                 };
                 match expect.check(&r) {
@@ -82,6 +90,9 @@ impl Daemon {
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
+                    if let Some(i) = peers.iter().position(|p| *p == r.src) {
+                        self.peer_heard[i] = Some(now);
+                    }
                     let int = r.advert.interval;
                     if int != self.cfg.adver_int {
                         self.note_mismatch(now, r.src, int);

@@ -19,6 +19,8 @@ impl Daemon {
             members: self.cfg.members.unwrap_or(0),
             link_up: self.core.link_up,
             version: self.cfg.version,
+            peers: self.cfg.peers.clone(),
+            src: self.cfg.src,
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,

@@ -86,14 +86,15 @@ pub fn ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// A raw socket for VRRP adverts on one interface: bound to the device, member of 224.0.0.18 there,
-/// multicast TTL 255, no loopback of our own adverts, TOS 0xc0 (network control).
+/// A raw socket for VRRP adverts on one interface: bound to the device, member of 224.0.0.18 there
+/// (multicast) or of no group (unicast peers), TTL 255, no loopback of our own adverts, TOS 0xc0
+/// (network control).
 pub struct VrrpSocket {
     fd: OwnedFd,
 }
 
 impl VrrpSocket {
-    pub fn open(ifname: &str, ifindex: u32, primary: Ipv4Addr) -> io::Result<VrrpSocket> {
+    pub fn open(ifname: &str, ifindex: u32, primary: Ipv4Addr, multicast: bool) -> io::Result<VrrpSocket> {
         // SAFETY: plain socket(2); the fd is owned at once.
         let raw = check(unsafe {
             libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, IPPROTO_VRRP.into())
@@ -110,7 +111,9 @@ impl VrrpSocket {
         let tos: libc::c_int = 0xc0;
         setsockopt(raw, libc::IPPROTO_IP, libc::IP_TOS, &tos)?;
         s.set_source(ifindex, primary)?;
-        setsockopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreqn(VRRP_GROUP, primary, ifindex))?;
+        if multicast {
+            setsockopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreqn(VRRP_GROUP, primary, ifindex))?;
+        }
         Ok(s)
     }
 
@@ -136,6 +139,41 @@ impl VrrpSocket {
                 (&dst as *const libc::sockaddr_in).cast(),
                 size_of::<libc::sockaddr_in>() as libc::socklen_t,
             )
+        };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+
+    /// One advert by unicast to `dst`, from `src` out of interface `ifindex` (IP_PKTINFO: the source
+    /// is ours to choose, not the route's).
+    pub fn send_to(&self, dst: Ipv4Addr, src: Ipv4Addr, ifindex: u32, payload: &[u8]) -> io::Result<()> {
+        let mut to = sockaddr(dst, 0);
+        let info = libc::in_pktinfo {
+            ipi_ifindex: ifindex as libc::c_int,
+            ipi_spec_dst: in_addr(src),
+            ipi_addr: in_addr(Ipv4Addr::UNSPECIFIED),
+        };
+        // u64 words keep the control buffer aligned for cmsghdr.
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut libc::c_void, iov_len: payload.len() };
+        // SAFETY: msghdr is plain data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut to as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE only computes a size.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) } as usize;
+        // SAFETY: the control buffer (64 bytes) holds one cmsghdr with an in_pktinfo (32 bytes with
+        // padding); CMSG_FIRSTHDR/CMSG_DATA point inside it, and msg, iov, `to` and `payload` live
+        // until sendmsg returns.
+        let n = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::IPPROTO_IP;
+            (*c).cmsg_type = libc::IP_PKTINFO;
+            (*c).cmsg_len = libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>(), info);
+            libc::sendmsg(self.fd.as_raw_fd(), &msg, 0)
         };
         if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
