@@ -7,6 +7,8 @@
 mod adverts;
 /// -U/-D hooks: queued, output watched, exit reaped.
 mod hookrun;
+/// --host-up/--host-down: the whole host's hook, when this member is the one that runs it.
+mod hosthook;
 /// Carrier, deletion, addresses, and the fault of a member that cannot advertise.
 mod links;
 /// MAC changes, gratuitous ARP, the magic packet.
@@ -61,6 +63,7 @@ const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
 const T_WATCH: Token = Token(5);
 const T_TIMER: Token = Token(6);
+const T_HOST_HOOK: Token = Token(12);
 
 /// How long link-down events caused by our own down/set/up MAC fallback are ignored.
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
@@ -116,6 +119,9 @@ pub struct Daemon {
     pending_reads: std::collections::BTreeSet<usize>,
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
+    /// --host-up/--host-down, apart from the member's own -U/-D.
+    host_hooks: Hooks,
+    host_hook_fd_registered: Option<i32>,
     /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
     watch: Option<DirWatch>,
     /// Wakes the loop at the next deadline with sub-millisecond precision.
@@ -251,6 +257,8 @@ impl Daemon {
             pending_reads: Default::default(),
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
+            host_hooks: Hooks::new(cfg.hook_timeout),
+            host_hook_fd_registered: None,
             watch,
             timer,
             pidfile_again: None,
@@ -361,6 +369,7 @@ impl Daemon {
                             self.hooks.close_output();
                         }
                     }
+                    T_HOST_HOOK => self.on_host_hook_output(),
                     T_LISTEN => self.ctl.accept_all(self.poll.registry()),
                     T_WATCH => self.on_rundir_changes(),
                     T_TIMER => {
@@ -384,6 +393,7 @@ impl Daemon {
             self.garp_at.iter().min().copied(),
             self.ignore_down_until,
             self.hooks.deadline(),
+            self.host_hooks.deadline(),
             self.core.fault.as_ref().and_then(|f| f.retry_at),
         ]
         .into_iter()
@@ -403,6 +413,7 @@ impl Daemon {
                 break;
             }
         }
+        self.settle_host(now);
     }
 
     /// Executes the core's effects, in their order.
@@ -419,6 +430,7 @@ impl Daemon {
                 }
                 Effect::Save => self.save_state_logged(),
                 Effect::Hook { from, to } => self.queue_hook(now, from, to),
+                Effect::HostHook(t) => self.queue_host_hook(now, &t),
             }
         }
     }
@@ -480,6 +492,7 @@ impl Daemon {
             let _ = self.refresh_link(now);
         }
         self.hooks.on_timer(now);
+        self.host_hooks.on_timer(now);
     }
 
     /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC, then the hook.
@@ -507,6 +520,7 @@ impl Daemon {
             self.deregister_hook_fd();
             self.hooks.finish_blocking();
         }
+        self.host_hook_at_exit(now);
         info!("{why}: exiting");
     }
 }
