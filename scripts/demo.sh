@@ -3,6 +3,8 @@
 # vrrpd demo: a pair of firewalls (fw1, fw2) on two LANs, built in network namespaces.
 #
 #   sudo scripts/demo.sh
+#   sudo scripts/demo.sh --sessions    # TCP sessions through a failover with conntrackd
+#                                      # (scripts/demo-sessions.sh)
 #
 # What it does, step by step (everything printed as it happens):
 #   1. builds vrrpd and atropos if needed (cargo build --workspace);
@@ -27,6 +29,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# --sessions: the stateful firewall pair whose TCP sessions survive the failover (conntrackd).
+if [[ ${1:-} == --sessions ]]; then
+    exec "$ROOT/scripts/demo-sessions.sh"
+fi
 P="vdemo$$"                     # unique prefix of every namespace of this run
 SW="$P-sw" FW1="$P-fw1" FW2="$P-fw2" CA="$P-ca" CB="$P-cb"
 VIP_A=192.0.2.254 VIP_B=198.51.100.254

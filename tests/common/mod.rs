@@ -21,6 +21,7 @@ pub mod inject;
 pub mod json;
 pub mod keepalived;
 pub mod pair;
+pub mod sessions;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
