@@ -8,6 +8,7 @@
 #   PREFIX/sbin/vrrpd, PREFIX/sbin/atropos                         (0755)
 #   PREFIX/share/man/man8/vrrpd.8, atropos.8                       (0644)
 #   /etc/vrrpd/Master.sh, Backup.sh, vrrp_on.sh (0755), eth0.conf  (0644)  never overwritten
+#   /etc/vrrpd/conntrackd-host.sh (0755), conntrackd.conf (0644): the sessions kit, never overwritten
 #   /lib/systemd/system/vrrpd@.service, vrrpd.target               (0644)
 #   /etc/init.d/vrrpd                                              (0755)
 #   PREFIX/share/vrrpd/install.manifest: what was installed, with checksums
@@ -290,6 +291,8 @@ install_conf "$ROOT/scripts/Master.sh" "$ETC/Master.sh" 0755
 install_conf "$ROOT/scripts/Backup.sh" "$ETC/Backup.sh" 0755
 install_conf "$ROOT/scripts/vrrp_on.sh" "$ETC/vrrp_on.sh" 0755
 install_conf "$ROOT/scripts/eth0.conf" "$ETC/eth0.conf" 0644
+install_conf "$ROOT/scripts/conntrackd/conntrackd-host.sh" "$ETC/conntrackd-host.sh" 0755
+install_conf "$ROOT/scripts/conntrackd/conntrackd.conf" "$ETC/conntrackd.conf" 0644
 install_file "$ROOT/scripts/vrrpd@.service" "$UNITDIR/vrrpd@.service" 0644 subst
 install_file "$ROOT/scripts/vrrpd.target" "$UNITDIR/vrrpd.target" 0644
 install_file "$ROOT/scripts/vrrpd.init" "$INITD/vrrpd" 0755 subst

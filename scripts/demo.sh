@@ -3,6 +3,8 @@
 # vrrpd demo: a pair of firewalls (fw1, fw2) on two LANs, built in network namespaces.
 #
 #   sudo scripts/demo.sh
+#   sudo scripts/demo.sh --sessions    # TCP sessions through a failover with conntrackd
+#                                      # (scripts/demo-sessions.sh)
 #
 # What it does, step by step (everything printed as it happens):
 #   1. builds vrrpd and atropos if needed (cargo build --workspace);
@@ -21,12 +23,16 @@
 #   7. removes everything it created (namespaces, processes, temporary files), also on Ctrl-C.
 #
 # The machine's own interfaces are never touched: every command runs inside the lab's namespaces.
-# Environment: VRRPD_BUILD_DIR=DIR takes vrrpd and atropos from DIR instead of target/;
+# Environment: VRRPD_BUILD_DIR=DIR takes vrrpd and atropos from DIR instead of target/ (or $CARGO_TARGET_DIR);
 # VRRPD_DEMO_KEEP=1 keeps the temporary directory (logs, run dirs) after the end;
 # VRRPD_LOG=debug makes the daemons' logs more verbose.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# --sessions: the stateful firewall pair whose TCP sessions survive the failover (conntrackd).
+if [[ ${1:-} == --sessions ]]; then
+    exec "$ROOT/scripts/demo-sessions.sh"
+fi
 P="vdemo$$"                     # unique prefix of every namespace of this run
 SW="$P-sw" FW1="$P-fw1" FW2="$P-fw2" CA="$P-ca" CB="$P-cb"
 VIP_A=192.0.2.254 VIP_B=198.51.100.254
@@ -136,10 +142,10 @@ build_debug() { # 0 built, 1 build failed, 2 no cargo
 if [[ -n ${VRRPD_BUILD_DIR:-} ]]; then
     BIN=$VRRPD_BUILD_DIR
     [[ -x $BIN/vrrpd && -x $BIN/atropos ]] || die "VRRPD_BUILD_DIR=$BIN: vrrpd or atropos missing there"
-elif fresh_in "$ROOT/target/release"; then
-    BIN=$ROOT/target/release
+elif fresh_in "${CARGO_TARGET_DIR:-$ROOT/target}/release"; then
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 else
-    BIN=$ROOT/target/debug
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug
     if ! fresh_in "$BIN"; then
         built=0
         build_debug || built=$?

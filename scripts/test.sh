@@ -7,7 +7,8 @@
 #
 # 1. Installs, through apt-get, the programs the tests run when they are missing: iproute2,
 #    procps (sysctl), keepalived, tcpdump, nftables, man-db, groff-base, python3, util-linux
-#    (setpriv, chrt), dash, bsdutils (logger), and gcc/libc6-dev if cargo has no linker.
+#    (setpriv, chrt), dash, bsdutils (logger), conntrackd, and gcc/libc6-dev if cargo
+#    has no linker.
 #    Nothing is installed when all of them are there, when not run as root, or with
 #    VRRPD_TEST_NO_INSTALL=1 (the tests that need a missing program then print "skipped: ...").
 # 2. Runs  cargo test --workspace [ARGS] -- --test-threads=2 [TEST ARGS].
@@ -36,6 +37,7 @@ REQUIRED=(
     "dash dash"
     "logger bsdutils"
     "timeout coreutils"
+    "conntrackd conntrackd"
 )
 
 have() { # program

@@ -68,6 +68,9 @@ pub struct Config {
     pub src: Option<Ipv4Addr>,
     /// Warnings about the command line, logged at start (e.g. a password cut to 8 bytes).
     pub warnings: Vec<String>,
+    /// `--host-up` / `--host-down`: run once per transition of the whole host, by one member of the group.
+    pub host_up_script: Option<PathBuf>,
+    pub host_down_script: Option<PathBuf>,
 }
 
 /// 1.15's "magic packet": makes switches and the gateway see the VIP behind this host without a virtual MAC.
@@ -139,6 +142,8 @@ fn options() -> getopts::Options {
     o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
     o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
     o.optopt("O", "", "magic packet destination (the gateway)", "GATEWAY");
+    o.optopt("", "host-up", "script run once when the whole host (every -M member) has become MASTER", "SCRIPT");
+    o.optopt("", "host-down", "script run once when the whole host has left MASTER", "SCRIPT");
     o.optflag("h", "help", "print this help and exit");
     o.optflag("V", "version", "print the version and exit");
     o
@@ -147,7 +152,8 @@ fn options() -> getopts::Options {
 pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
-                 [--vrrp-version 2|3] [--strict-interval] [--peer ADDR]... [--src ADDR] [-I VIP -O GATEWAY] [-h] [-V] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 [--vrrp-version 2|3] [--strict-interval] [--peer ADDR]... [--src ADDR] [-I VIP -O GATEWAY] [-h] [-V]\n             \
+                 [--host-up SCRIPT] [--host-down SCRIPT] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
                  VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
@@ -304,6 +310,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let up_script = path("U")?;
     let down_script = path("D")?;
     let rundir = path("f")?.unwrap_or_else(|| PathBuf::from(DEFAULT_RUNDIR));
+    let host_up_script = long_path(&m, "host-up")?;
+    let host_down_script = long_path(&m, "host-down")?;
 
     let mut vips = Vec::new();
     for s in &m.free {
@@ -346,7 +354,18 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         peers,
         src,
         warnings,
+        host_up_script,
+        host_down_script,
     })))
+}
+
+/// A script given to a long option: an absolute path.
+fn long_path(m: &getopts::Matches, o: &str) -> Result<Option<PathBuf>, UsageError> {
+    match m.opt_str(o) {
+        Some(p) if p.is_empty() => Err(UsageError(format!("--{o}: empty path"))),
+        Some(p) if !p.starts_with('/') => Err(UsageError(format!("--{o} {p}: give an absolute path"))),
+        other => Ok(other.map(PathBuf::from)),
+    }
 }
 
 /// `-I VIP -O GATEWAY`: both or neither; the source is one of our virtual addresses.
@@ -561,6 +580,28 @@ pub(super) mod tests {
         let e = args_utf8(args.into_iter()).unwrap_err().0;
         assert!(e.contains("argument 2") && e.contains("not valid UTF-8"), "{e}");
         assert_eq!(args_utf8(["-i", "eth0"].iter().map(std::ffi::OsString::from)).unwrap(), vec!["-i", "eth0"]);
+    }
+
+    #[test]
+    fn host_wide_hooks() {
+        let c = run("-i eth0 -v 51 -M 2 --host-up /etc/vrrpd/host-up.sh --host-down /etc/vrrpd/host-down.sh 10.0.0.1");
+        assert_eq!(c.host_up_script, Some(PathBuf::from("/etc/vrrpd/host-up.sh")));
+        assert_eq!(c.host_down_script, Some(PathBuf::from("/etc/vrrpd/host-down.sh")));
+        let c = run("-i eth0 -v 51 10.0.0.1");
+        assert_eq!((c.host_up_script, c.host_down_script), (None, None));
+        assert_eq!(run("--host-down=/x -i eth0 -v 51 10.0.0.1").host_down_script, Some(PathBuf::from("/x")));
+        let u = usage();
+        assert!(u.contains("--host-up") && u.contains("--host-down"), "{u}");
+        for (line, want) in [
+            ("-i eth0 -v 51 --host-up host-up.sh 10.0.0.1", "--host-up host-up.sh: give an absolute path"),
+            ("-i eth0 -v 51 --host-down rel 10.0.0.1", "--host-down rel: give an absolute path"),
+            ("-i eth0 -v 51 --host-up= 10.0.0.1", "--host-up: empty path"),
+            ("-i eth0 -v 51 10.0.0.1 --host-up", "Argument to option 'host-up' missing"),
+            ("-i eth0 -v 51 --host-up /a --host-up /b 10.0.0.1", "given more than once"),
+        ] {
+            let e = err(line);
+            assert!(e.contains(want), "{line}: got {e:?}, want {want:?}");
+        }
     }
 
     #[test]

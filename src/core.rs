@@ -4,6 +4,7 @@
 
 use crate::fsm::{Action, State, Vrrp};
 use crate::group::{self, Status};
+use crate::hostwide::{HostTransition, HostView};
 use log::{debug, info};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ pub enum Effect {
         from: State,
         to: State,
     },
+    /// The whole host changed state and this member is the one that runs --host-up / --host-down.
+    HostHook(HostTransition),
 }
 
 /// Who this member is in the group.
@@ -69,11 +72,23 @@ pub struct Core {
     held: Option<String>,
     /// Last status sent to the siblings.
     announced: Option<Status>,
+    /// The whole host's state as this member sees it (for --host-up / --host-down).
+    host: HostView,
 }
 
 impl Core {
     pub fn new(fsm: Vrrp, id: Identity, link_up: bool, drained: bool) -> Core {
-        Core { fsm, id, link_up, fault: None, drained, last_why_not: String::new(), held: None, announced: None }
+        Core {
+            fsm,
+            id,
+            link_up,
+            fault: None,
+            drained,
+            last_why_not: String::new(),
+            held: None,
+            announced: None,
+            host: HostView::new(),
+        }
     }
 
     pub fn in_group(&self) -> bool {
@@ -198,6 +213,21 @@ impl Core {
         out
     }
 
+    /// The host-wide state after our own and the siblings' latest changes (asked after [`Core::settle`]):
+    /// a [`Effect::HostHook`] when the whole host has just changed and this member runs its hook.
+    pub fn host_transition(&mut self, siblings: &[Status]) -> Option<Effect> {
+        let t = self.host.observe(&self.status(), siblings, self.id.members.unwrap_or(1))?;
+        if t.runner.ifname != self.id.ifname || t.runner.vrid != self.id.vrid {
+            debug!("host: {} -> {}; its hook is run by {}", t.from.name(), t.to.name(), t.runner);
+            return None;
+        }
+        info!(
+            "host: every member {}: this member runs the host hook",
+            if t.to == State::Master { "is MASTER" } else { "left MASTER" }
+        );
+        Some(Effect::HostHook(t))
+    }
+
     /// A valid advert on our LAN (§6.4.2 / §6.4.3), then the group's verdict at once (a higher master
     /// heard here releases every member now).
     pub fn advert(
@@ -308,6 +338,7 @@ mod tests {
                 Effect::Save => "save",
                 Effect::Hook { to: State::Master, .. } => "hook-up",
                 Effect::Hook { .. } => "hook-down",
+                Effect::HostHook(_) => "host-hook",
             })
             .collect()
     }

@@ -7,6 +7,8 @@
 mod adverts;
 /// -U/-D hooks: queued, output watched, exit reaped.
 mod hookrun;
+/// --host-up/--host-down: the whole host's hook, when this member is the one that runs it.
+mod hosthook;
 /// Carrier, deletion, addresses, and the fault of a member that cannot advertise.
 mod links;
 /// MAC changes, gratuitous ARP, the magic packet.
@@ -61,6 +63,7 @@ const T_HOOK: Token = Token(3);
 const T_LISTEN: Token = Token(4);
 const T_WATCH: Token = Token(5);
 const T_TIMER: Token = Token(6);
+const T_HOST_HOOK: Token = Token(12);
 
 /// How long link-down events caused by our own down/set/up MAC fallback are ignored.
 const BOUNCE_GRACE: Duration = Duration::from_secs(5);
@@ -116,6 +119,9 @@ pub struct Daemon {
     pending_reads: std::collections::BTreeSet<usize>,
     hooks: Hooks,
     hook_fd_registered: Option<i32>,
+    /// --host-up/--host-down, apart from the member's own -U/-D.
+    host_hooks: Hooks,
+    host_hook_fd_registered: Option<i32>,
     /// inotify on the run dir (None if it could not be set up: then nothing is repaired at once).
     watch: Option<DirWatch>,
     /// When each `--peer` was last heard (same order as `cfg.peers`).
@@ -260,6 +266,8 @@ impl Daemon {
             pending_reads: Default::default(),
             hooks: Hooks::new(cfg.hook_timeout),
             hook_fd_registered: None,
+            host_hooks: Hooks::new(cfg.hook_timeout),
+            host_hook_fd_registered: None,
             watch,
             timer,
             peer_heard: vec![None; cfg.peers.len()],
@@ -372,6 +380,7 @@ impl Daemon {
                             self.hooks.close_output();
                         }
                     }
+                    T_HOST_HOOK => self.on_host_hook_output(),
                     T_LISTEN => self.ctl.accept_all(self.poll.registry()),
                     T_WATCH => self.on_rundir_changes(),
                     T_TIMER => {
@@ -398,6 +407,7 @@ impl Daemon {
             self.garp_at.iter().min().copied(),
             self.ignore_down_until,
             self.hooks.deadline(),
+            self.host_hooks.deadline(),
             self.core.fault.as_ref().and_then(|f| f.retry_at),
             self.save_due.due_at(),
         ]
@@ -418,6 +428,7 @@ impl Daemon {
                 break;
             }
         }
+        self.settle_host(now);
     }
 
     /// Executes the core's effects, in their order.
@@ -440,6 +451,13 @@ impl Daemon {
                         self.save_state_logged();
                     }
                     self.queue_hook(now, from, to)
+                }
+                Effect::HostHook(t) => {
+                    // A host hook sees the state file of the transition too.
+                    if self.save_due.take() {
+                        self.save_state_logged();
+                    }
+                    self.queue_host_hook(now, &t)
                 }
             }
         }
@@ -502,6 +520,7 @@ impl Daemon {
             let _ = self.refresh_link(now);
         }
         self.hooks.on_timer(now);
+        self.host_hooks.on_timer(now);
     }
 
     /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC, then the hook.
@@ -529,6 +548,7 @@ impl Daemon {
             self.deregister_hook_fd();
             self.hooks.finish_blocking();
         }
+        self.host_hook_at_exit(now);
         info!("{why}: exiting");
     }
 }

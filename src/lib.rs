@@ -10,6 +10,7 @@
 //! - [`fsm`]: the §6.4 state machine of one virtual router, with explicit time.
 //! - [`group`]: the host-wide verdict of a `-M` group.
 //! - [`core`]: the router under the verdict: typed inputs to ordered effects.
+//! - [`hostwide`]: the whole host's transitions and the one member that runs `--host-up`/`--host-down`.
 //! - [`cli`]: the command line to a `Config`.
 //! - [`control`]: the line codec of the control sockets and the sibling STATUS; [`info`]: the INFO record.
 //! - [`rundir`]: run-dir names, trust, the state file and its records, the drain file.
@@ -31,6 +32,7 @@ pub mod drops;
 pub mod fsm;
 pub mod group;
 pub mod hooks;
+pub mod hostwide;
 pub mod info;
 pub mod nlparse;
 pub mod packet;

@@ -44,7 +44,12 @@ fn validate(cfg: &Config) -> Result<u32, String> {
     if link.mac.is_none() {
         return Err(format!("-i {}: not an Ethernet interface (no MAC address)", cfg.ifname));
     }
-    for (opt, script) in [("-U", &cfg.up_script), ("-D", &cfg.down_script)] {
+    for (opt, script) in [
+        ("-U", &cfg.up_script),
+        ("-D", &cfg.down_script),
+        ("--host-up", &cfg.host_up_script),
+        ("--host-down", &cfg.host_down_script),
+    ] {
         if let Some(p) = script {
             proc::check_script(p).map_err(|e| format!("{opt} {e}"))?;
         }

@@ -118,6 +118,8 @@ fn install_reinstall_uninstall_in_a_destdir() {
         ("/etc/vrrpd/Backup.sh", 0o755),
         ("/etc/vrrpd/vrrp_on.sh", 0o755),
         ("/etc/vrrpd/eth0.conf", 0o644),
+        ("/etc/vrrpd/conntrackd-host.sh", 0o755),
+        ("/etc/vrrpd/conntrackd.conf", 0o644),
         ("/lib/systemd/system/vrrpd@.service", 0o644),
         ("/lib/systemd/system/vrrpd.target", 0o644),
         ("/etc/init.d/vrrpd", 0o755),

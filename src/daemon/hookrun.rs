@@ -49,5 +49,6 @@ impl Daemon {
         if new || !finished {
             self.register_hook_fd();
         }
+        self.reap_host_hook();
     }
 }

@@ -54,6 +54,7 @@ impl Daemon {
             self.deregister_hook_fd();
             self.hooks.finish_blocking();
         }
+        self.host_hook_at_exit(now);
         // Moved to another namespace, or deleted: if it carried our virtual MAC, the record of
         // its own MAC stays, so that a vrrpd started when it is back gives that MAC back.
         let res = if self.mac != self.omac {

@@ -25,6 +25,7 @@ pub mod lans;
 pub mod ns;
 pub mod pair;
 pub mod process;
+pub mod sessions;
 pub mod unicast;
 
 pub use lab::*;
