@@ -24,7 +24,7 @@ mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
 
-use adverts::send_to_all;
+use adverts::Outgoing;
 use mac::set_mac_any;
 use receive::{Conflict, DropLog, Mismatch};
 

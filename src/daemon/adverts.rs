@@ -3,56 +3,52 @@
 
 use super::*;
 
-/// The advert a router of `version` sends from `src` to `dst` (the group, or a unicast peer): v2 carries
-/// whole seconds and the authentication; v3 centiseconds and a checksum over the pseudo-header (RFC 5798
-/// §5.2.8), which names the destination.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn advert_bytes(
-    version: Version,
-    vrid: u8,
-    priority: u8,
-    int: Interval,
-    auth: &Auth,
-    vips: &[Ipv4Addr],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-) -> Vec<u8> {
-    match version {
-        // The command line allows nothing but whole seconds with v2.
-        Version::V2 => Advert::new(vrid, priority, int.whole_secs().unwrap_or(1), auth, vips.to_vec()).encode(),
-        Version::V3 => {
-            let addrs = vips.iter().map(|&a| IpAddr::V4(a)).collect();
-            let adv = Advert::v3(vrid, priority, int, Family::V4, addrs);
-            adv.encode_with(Pseudo::v3(src.into(), dst.into()).unwrap_or(Pseudo::None))
-        }
-    }
+/// What one router's adverts carry, whoever sends them (the router itself, or a survivor sending a
+/// dead member's priority 0).
+pub(crate) struct Outgoing<'a> {
+    pub version: Version,
+    pub vrid: u8,
+    pub int: Interval,
+    pub auth: &'a Auth,
+    pub vips: &'a [Ipv4Addr],
+    /// The source address of the adverts.
+    pub src: Ipv4Addr,
+    /// The unicast peers (empty: the multicast group).
+    pub peers: &'a [Ipv4Addr],
 }
 
-/// Sends one advert to the group (no peers) or to every peer; the first error, if any.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn send_to_all(
-    sock: &VrrpSocket,
-    ifindex: u32,
-    version: Version,
-    vrid: u8,
-    priority: u8,
-    int: Interval,
-    auth: &Auth,
-    vips: &[Ipv4Addr],
-    src: Ipv4Addr,
-    peers: &[Ipv4Addr],
-) -> io::Result<()> {
-    if peers.is_empty() {
-        return sock.send(&advert_bytes(version, vrid, priority, int, auth, vips, src, packet::VRRP_GROUP));
-    }
-    let mut first_err = None;
-    for &p in peers {
-        let bytes = advert_bytes(version, vrid, priority, int, auth, vips, src, p);
-        if let Err(e) = sock.send_to(p, src, ifindex, &bytes) {
-            first_err.get_or_insert(io::Error::new(e.kind(), format!("to {p}: {e}")));
+impl Outgoing<'_> {
+    /// The advert with `priority` to `dst` (the group, or a unicast peer): v2 carries whole seconds and
+    /// the authentication; v3 centiseconds and a checksum over the pseudo-header (RFC 5798 §5.2.8), which
+    /// names the destination.
+    pub(crate) fn bytes(&self, priority: u8, dst: Ipv4Addr) -> Vec<u8> {
+        match self.version {
+            // The command line allows nothing but whole seconds with v2.
+            Version::V2 => {
+                Advert::new(self.vrid, priority, self.int.whole_secs().unwrap_or(1), self.auth, self.vips.to_vec())
+                    .encode()
+            }
+            Version::V3 => {
+                let addrs = self.vips.iter().map(|&a| IpAddr::V4(a)).collect();
+                let adv = Advert::v3(self.vrid, priority, self.int, Family::V4, addrs);
+                adv.encode_with(Pseudo::v3(self.src.into(), dst.into()).unwrap_or(Pseudo::None))
+            }
         }
     }
-    first_err.map_or(Ok(()), Err)
+
+    /// Sends one advert with `priority` to the group (no peers) or to every peer; the first error, if any.
+    pub(crate) fn send(&self, sock: &VrrpSocket, ifindex: u32, priority: u8) -> io::Result<()> {
+        if self.peers.is_empty() {
+            return sock.send(&self.bytes(priority, packet::VRRP_GROUP));
+        }
+        let mut first_err = None;
+        for &p in self.peers {
+            if let Err(e) = sock.send_to(p, self.src, ifindex, &self.bytes(priority, p)) {
+                first_err.get_or_insert(io::Error::new(e.kind(), format!("to {p}: {e}")));
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
 }
 
 impl Daemon {
@@ -62,18 +58,16 @@ impl Daemon {
     }
 
     pub(super) fn send_advert(&mut self, priority: u8) {
-        let sent = send_to_all(
-            &self.vsock,
-            self.ifindex,
-            self.cfg.version,
-            self.cfg.vrid,
-            priority,
-            self.cfg.adver_int,
-            &self.cfg.auth,
-            &self.vip_addrs,
-            self.advert_src(),
-            &self.cfg.peers,
-        );
+        let out = Outgoing {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            int: self.cfg.adver_int,
+            auth: &self.cfg.auth,
+            vips: &self.vip_addrs,
+            src: self.advert_src(),
+            peers: &self.cfg.peers,
+        };
+        let sent = out.send(&self.vsock, self.ifindex, priority);
         match sent {
             Ok(()) => {
                 self.counters.sent += 1;

@@ -267,9 +267,17 @@ impl Daemon {
             match (auth, src) {
                 (Some(auth), Some(src)) => {
                     let vips: Vec<Ipv4Addr> = rec.vips.iter().map(|v| v.addr).collect();
-                    let sent = VrrpSocket::open(ifname, idx, src, rec.peers.is_empty()).and_then(|s| {
-                        send_to_all(&s, idx, rec.version, rec.vrid, 0, rec.adver_int, &auth, &vips, src, &rec.peers)
-                    });
+                    let out = Outgoing {
+                        version: rec.version,
+                        vrid: rec.vrid,
+                        int: rec.adver_int,
+                        auth: &auth,
+                        vips: &vips,
+                        src,
+                        peers: &rec.peers,
+                    };
+                    let sent =
+                        VrrpSocket::open(ifname, idx, src, rec.peers.is_empty()).and_then(|s| out.send(&s, idx, 0));
                     match sent {
                         Ok(()) => info!("sent priority 0 for vrid {} on {ifname} for the dead member", rec.vrid),
                         Err(e) => warn!("cannot send priority 0 on {ifname}: {e}"),
