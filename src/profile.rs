@@ -49,8 +49,8 @@ pub enum Version {
     V3,
 }
 
-/// An advertisement interval, in centiseconds (1 to 4095 fits both versions' fields: v2 carries whole
-/// seconds up to 255, v3 a 12-bit count of centiseconds). The default is VRRP's 1 s.
+/// An advertisement interval, in centiseconds. v3 carries it as a 12-bit count of centiseconds
+/// (1 to 4095); v2 as whole seconds (1 to 255, i.e. 100 to 25,500 here). The default is VRRP's 1 s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval(u16);
 
