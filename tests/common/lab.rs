@@ -364,7 +364,7 @@ impl Lab {
                     let _ = writeln!(s, "  {}", line.split('\\').next().unwrap_or(""));
                 }
             }
-            if let Ok(t) = fs::read_to_string(h.rundir.join("state")) {
+            if let Some(t) = read_regular(&h.rundir.join("state")) {
                 let _ = writeln!(
                     s,
                     "  state file:\n{}",

@@ -172,9 +172,19 @@ pub fn poke(ns: &str, ip: &str) {
     let _ = try_exec_args(ns, &["bash", "-c", &format!("echo x > /dev/udp/{ip}/9")]);
 }
 
+/// The text of `path` when it is (or links to) a regular file: never opens a FIFO a test planted,
+/// which would block.
+pub fn read_regular(path: &Path) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    fs::read_to_string(path).ok()
+}
+
 /// Parses a vrrpd shared state file: one line per member, tab-separated `key=value` fields.
 pub fn read_state_file(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let Ok(text) = fs::read_to_string(path) else {
+    let Some(text) = read_regular(path) else {
         return Vec::new();
     };
     text.lines()
