@@ -1,7 +1,7 @@
 //! The bed: one lab with its captures and monitors and one implementation's daemons; settling and waiting.
 
 use crate::common::*;
-use crate::daemons::Imp;
+use crate::daemons::{Imp, stop_all};
 use crate::profile::Prof;
 use crate::system::*;
 use crate::{FAST_POLL, SETTLE_HOLD, now_us, sleep, stopped};
@@ -210,30 +210,7 @@ impl Bed {
 
 impl Drop for Bed {
     fn drop(&mut self) {
-        // keepalived: stop the parents, then make sure no child outlives them (the lab's drop also
-        // kills whatever is left in its namespaces).
-        let mut pids = Vec::new();
-        for n in 1..=2 {
-            pids.extend(self.host_pids(n));
-        }
-        for p in self.daemons.iter().flatten() {
-            p.term();
-        }
-        let start = Instant::now();
-        while pids.iter().any(|p| alive(*p)) && start.elapsed() < Duration::from_secs(3) {
-            for p in self.daemons.iter().flatten() {
-                let _ = p.try_status();
-            }
-            sleep(Duration::from_millis(25));
-        }
-        for p in pids {
-            if alive(p) {
-                signal(p, libc::SIGKILL);
-            }
-        }
-        if let Some(base) = &self.tmpfs_base {
-            let _ = fs::remove_dir_all(base);
-        }
+        stop_all(&self.daemons, Duration::from_secs(3), self.tmpfs_base.as_deref());
     }
 }
 

@@ -2,10 +2,12 @@
 
 use crate::bed::Bed;
 use crate::common::*;
-use crate::system::descendants_of;
+use crate::sleep;
+use crate::system::{alive, descendants_of};
 use crate::{PRIO_H1, PRIO_H2, VRID_A, VRID_B};
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Imp {
@@ -83,13 +85,43 @@ impl Bed {
 
     /// Every pid of host n's daemons (keepalived: parent and descendants).
     pub fn host_pids(&self, n: usize) -> Vec<i32> {
-        let mut v = Vec::new();
-        for p in &self.daemons[n - 1] {
-            if p.is_running() {
-                v.push(p.pid);
-            }
-            v.extend(descendants_of(p.pid));
+        pids_of(&self.daemons[n - 1])
+    }
+}
+
+/// Every pid of these daemons (keepalived: parent and descendants).
+pub fn pids_of(procs: &[Proc]) -> Vec<i32> {
+    let mut v = Vec::new();
+    for p in procs {
+        if p.is_running() {
+            v.push(p.pid);
         }
-        v
+        v.extend(descendants_of(p.pid));
+    }
+    v
+}
+
+/// Stops both hosts' daemons: SIGTERM, up to `grace` for them and their children to go, SIGKILL of
+/// what is left (keepalived children included; the lab's drop kills whatever remains in its
+/// namespaces), then removes the tmpfs run dirs.
+pub fn stop_all(daemons: &[Vec<Proc>; 2], grace: Duration, tmpfs_base: Option<&Path>) {
+    let pids: Vec<i32> = daemons.iter().flat_map(|d| pids_of(d)).collect();
+    for p in daemons.iter().flatten() {
+        p.term();
+    }
+    let start = Instant::now();
+    while pids.iter().any(|p| alive(*p)) && start.elapsed() < grace {
+        for p in daemons.iter().flatten() {
+            let _ = p.try_status();
+        }
+        sleep(Duration::from_millis(25));
+    }
+    for p in pids {
+        if alive(p) {
+            signal(p, libc::SIGKILL);
+        }
+    }
+    if let Some(base) = tmpfs_base {
+        let _ = fs::remove_dir_all(base);
     }
 }

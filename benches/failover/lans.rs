@@ -13,7 +13,7 @@
 use crate::bed::tmpfs_rundir_base;
 use crate::common::lans::*;
 use crate::common::*;
-use crate::daemons::Imp;
+use crate::daemons::{Imp, pids_of, stop_all};
 use crate::parse::*;
 use crate::profile::Prof;
 use crate::system::*;
@@ -219,15 +219,9 @@ impl LanBed {
         Ok(())
     }
 
+    /// Every pid of host n's daemons (keepalived: parent and descendants).
     pub fn host_pids(&self, n: usize) -> Vec<i32> {
-        let mut v = Vec::new();
-        for p in &self.daemons[n - 1] {
-            if p.is_running() {
-                v.push(p.pid);
-            }
-            v.extend(descendants_of(p.pid));
-        }
-        v
+        pids_of(&self.daemons[n - 1])
     }
 
     fn held(&self, n: usize) -> Vec<bool> {
@@ -450,24 +444,6 @@ pub fn sched_of(pids: &[i32]) -> (i64, i64, i64) {
 
 impl Drop for LanBed {
     fn drop(&mut self) {
-        let pids: Vec<i32> = (1..=2).flat_map(|n| self.host_pids(n)).collect();
-        for p in self.daemons.iter().flatten() {
-            p.term();
-        }
-        let start = Instant::now();
-        while pids.iter().any(|p| alive(*p)) && start.elapsed() < Duration::from_secs(5) {
-            for p in self.daemons.iter().flatten() {
-                let _ = p.try_status();
-            }
-            sleep(Duration::from_millis(25));
-        }
-        for p in pids {
-            if alive(p) {
-                signal(p, libc::SIGKILL);
-            }
-        }
-        if let Some(base) = &self.tmpfs_base {
-            let _ = fs::remove_dir_all(base);
-        }
+        stop_all(&self.daemons, Duration::from_secs(5), self.tmpfs_base.as_deref());
     }
 }
