@@ -447,16 +447,14 @@ impl Daemon {
                 Effect::Hook { from, to } => {
                     // A hook sees the state file of its transition.
                     let script = if to == State::Master { &self.cfg.up_script } else { &self.cfg.down_script };
-                    if script.is_some() && self.save_due.take() {
-                        self.save_state_logged();
+                    if script.is_some() {
+                        self.save_if_pending();
                     }
                     self.queue_hook(now, from, to)
                 }
                 Effect::HostHook(t) => {
                     // A host hook sees the state file of the transition too.
-                    if self.save_due.take() {
-                        self.save_state_logged();
-                    }
+                    self.save_if_pending();
                     self.queue_host_hook(now, &t)
                 }
             }

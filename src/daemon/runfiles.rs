@@ -33,6 +33,13 @@ impl Daemon {
         rundir::put_member(&self.cfg.rundir, &self.member())
     }
 
+    /// Writes a deferred save now, if one is pending (before a hook, which reads the state file).
+    pub(super) fn save_if_pending(&mut self) {
+        if self.save_due.due_at().is_some() {
+            self.save_state_logged();
+        }
+    }
+
     /// Writes our line in the state file; if the run dir vanished (removed by hand or by a cleanup
     /// job), recreates it with our control socket first.
     pub(super) fn save_state_logged(&mut self) {
