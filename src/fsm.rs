@@ -87,6 +87,12 @@ pub struct Vrrp {
     /// The interval the master of our LAN advertises (RFC 5798 §6.1 Master_Adver_Interval, applied to
     /// v2 too): a Backup times the master out on the master's interval, not on its own.
     master_int: Interval,
+    /// `--preempt-delay`: how long after a (re)start a lower-priority master is followed, not preempted.
+    preempt_delay: Duration,
+    /// End of the current preempt delay (set by [`Vrrp::startup`], so by a restart too).
+    preempt_after: Option<Instant>,
+    /// The master we follow has a lower priority: kept only because of the preempt delay.
+    followed_lower: bool,
 }
 
 fn secs(d: Duration) -> String {
@@ -109,8 +115,23 @@ impl Vrrp {
             heard: None,
             listening: false,
             master_int: p.adver_int,
+            preempt_delay: Duration::ZERO,
+            preempt_after: None,
+            followed_lower: false,
             p,
         }
+    }
+
+    /// `--preempt-delay` (keepalived's `preempt_delay`): after each startup or restart (link back,
+    /// fault or tracker cleared), a lower-priority master is followed for this long before we preempt
+    /// it, so that a box that just came back does not take traffic before its services are up.
+    pub fn set_preempt_delay(&mut self, d: Duration) {
+        self.preempt_delay = d;
+    }
+
+    /// The preempt delay still runs at `now`.
+    fn delaying_preempt(&self, now: Instant) -> bool {
+        self.preempt_after.is_some_and(|t| now < t)
     }
 
     pub fn state(&self) -> State {
@@ -180,8 +201,10 @@ impl Vrrp {
         self.state = State::Backup;
         self.master_alive_at = now;
         self.resign_seen = false;
+        self.followed_lower = false;
         self.by_resignation = false;
         self.master_int = self.p.adver_int;
+        self.preempt_after = (!self.preempt_delay.is_zero()).then(|| now + self.preempt_delay);
         if self.p.priority == 255 {
             self.candidate = true;
             self.master_down_at = None;
@@ -209,12 +232,21 @@ impl Vrrp {
                     if !self.candidate {
                         self.why = format!("master {src} resigned (priority 0)");
                     }
-                } else if !self.p.preempt || priority >= self.p.priority {
+                } else if !self.p.preempt || priority >= self.p.priority || self.delaying_preempt(now) {
                     // RFC 5798 §6.4.2: Master_Adver_Interval := the advert's interval.
                     self.master_int = adver_int;
                     self.arm_master_down(now, self.master_down_interval());
                     self.master_alive_at = now;
-                    if self.candidate || self.listening {
+                    let delayed = self.p.preempt && priority < self.p.priority;
+                    self.followed_lower = delayed;
+                    if let Some(end) = self.preempt_after.filter(|_| delayed) {
+                        // Preempt when the delay ends, not a Master_Down_Interval after it.
+                        self.master_down_at = self.master_down_at.map(|t| t.min(end));
+                        self.why = format!(
+                            "lower priority master {src} (priority {priority}) followed during the preempt delay ({} left)",
+                            secs(end.saturating_duration_since(now))
+                        );
+                    } else if self.candidate || self.listening {
                         self.why = format!("master {src} heard with priority {priority}");
                     }
                     self.listening = false;
@@ -264,6 +296,8 @@ impl Vrrp {
                         let silent = now.saturating_duration_since(self.master_alive_at);
                         self.why = if self.resign_seen {
                             self.why.clone() // "master X resigned (priority 0)", set with the advert
+                        } else if self.followed_lower {
+                            "preempt delay over: preempting the lower priority master".to_string()
                         } else if self.heard.is_some_and(|h| h.priority < self.p.priority && h.priority > 0) {
                             format!("preempting lower priority master (no better advert for {})", secs(silent))
                         } else {
@@ -752,5 +786,47 @@ mod tests {
         let stalled = up + ms(10) * 100 + ms(55);
         assert_eq!(v.tick(stalled), vec![Action::SendAdvert { priority: 100 }]);
         assert_eq!(v.next_deadline(), Some(stalled + ms(10)));
+    }
+    fn delayed(delay_ms: u64) -> Alone {
+        let t0 = Instant::now();
+        let mut v = Vrrp::new(params(110, true), t0);
+        v.set_preempt_delay(ms(delay_ms));
+        assert!(v.startup(t0).is_empty());
+        Alone { v, t0 }
+    }
+
+    #[test]
+    fn preempt_delay_follows_a_lower_master_then_preempts_when_it_ends() {
+        let mut a = delayed(10_000);
+        for t in (0..10_000).step_by(1000) {
+            assert!(a.advert(t, PEER_LOW, 100).is_empty());
+            assert!(a.tick(t + 999).is_empty());
+            assert!(!a.v.wants_master(), "followed at {t} ms");
+        }
+        assert!(a.v.reason().contains("preempt delay (1.00 s left)"), "{}", a.v.reason());
+        // At the end of the delay, not a Master_Down_Interval later.
+        a.becomes_master_at(10_000);
+        assert!(a.v.reason().contains("preempt delay over"), "{}", a.v.reason());
+    }
+
+    #[test]
+    fn preempt_delay_restarts_with_the_router_and_spares_other_takeovers() {
+        // No master at all: Master_Down_Interval as without a delay.
+        let mut a = delayed(10_000);
+        a.becomes_master_at(a.v.master_down_interval().as_millis() as u64 + 1);
+        // A restart (link back, fault or tracker cleared) starts the delay again.
+        let mut a = delayed(5_000);
+        assert!(a.advert(0, PEER_HIGH, 120).is_empty());
+        assert!(a.v.restart(a.at(20_000)).is_empty());
+        for t in (20_000..25_000).step_by(1000) {
+            assert!(a.advert(t, PEER_LOW, 100).is_empty());
+            assert!(!a.v.wants_master());
+        }
+        a.becomes_master_at(25_000);
+        // A master that resigns is replaced after Skew_Time, delay or not.
+        let mut a = delayed(10_000);
+        assert!(a.advert(0, PEER_LOW, 100).is_empty());
+        assert!(a.advert(500, PEER_LOW, 0).is_empty());
+        a.becomes_master_at(500 + a.v.skew_time().as_millis() as u64 + 1);
     }
 }
