@@ -10,6 +10,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--track-*` and `--preempt-delay`.
+mod track;
 /// `--peer` and `--src`.
 mod unicast;
 
@@ -71,6 +73,10 @@ pub struct Config {
     /// `--host-up` / `--host-down`: run once per transition of the whole host, by one member of the group.
     pub host_up_script: Option<PathBuf>,
     pub host_down_script: Option<PathBuf>,
+    /// `--track-*`: processes, check scripts and interfaces the host's health depends on.
+    pub track: crate::track::Spec,
+    /// `--preempt-delay`: after a start or a cleared fault, follow a lower-priority master this long.
+    pub preempt_delay: Duration,
 }
 
 /// 1.15's "magic packet": makes switches and the gateway see the VIP behind this host without a virtual MAC.
@@ -144,6 +150,7 @@ fn options() -> getopts::Options {
     o.optopt("O", "", "magic packet destination (the gateway)", "GATEWAY");
     o.optopt("", "host-up", "script run once when the whole host (every -M member) has become MASTER", "SCRIPT");
     o.optopt("", "host-down", "script run once when the whole host has left MASTER", "SCRIPT");
+    track::options(&mut o);
     o.optflag("h", "help", "print this help and exit");
     o.optflag("V", "version", "print the version and exit");
     o
@@ -153,7 +160,9 @@ pub fn usage() -> String {
     let brief = "Usage: vrrpd -i IFNAME -v VRID [-s] [-a AUTH] [-p PRIO] [-d DELAY] [-n] [-f RUNDIR]\n             \
                  [-U SCRIPT] [-D SCRIPT] [-M N] [-z PRIO] [-x PRIO] [-F] [--hook-timeout SECS]\n             \
                  [--vrrp-version 2|3] [--strict-interval] [--peer ADDR]... [--src ADDR] [-I VIP -O GATEWAY] [-h] [-V]\n             \
-                 [--host-up SCRIPT] [--host-down SCRIPT] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
+                 [--host-up SCRIPT] [--host-down SCRIPT] [--track-process NAME]... [--track-script CMD]...\n             \
+                 [--track-interval SECS] [--track-timeout SECS] [--track-fall N] [--track-rise N]\n             \
+                 [--track-interface IFNAME]... [--preempt-delay SECS] IPADDR[/LEN] [IPADDR[/LEN]...]\n\n\
                  VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798) router for one interface; the virtual addresses may stand anywhere.\n\
                  Example: vrrpd -i eth0 -v 51 -M 2 -U /etc/vrrpd/Master.sh -D /etc/vrrpd/Backup.sh 10.16.1.200";
     options().usage(brief)
@@ -259,11 +268,11 @@ fn parse_interval(s: Option<&str>, version: Version) -> Result<Interval, UsageEr
     }
 }
 
-fn parse_ifname(s: &str) -> Result<String, UsageError> {
+fn parse_ifname(opt: &str, s: &str) -> Result<String, UsageError> {
     if s.is_empty() || s.len() > 15 || s.contains(['/', ':']) || s.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(UsageError(format!(
-            "-i {s:?}: not a valid interface name (1 to 15 characters, no '/', ':' or space)"
+            "{opt} {s:?}: not a valid interface name (1 to 15 characters, no '/', ':' or space)"
         )));
     }
     Ok(s.to_string())
@@ -278,7 +287,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     if m.opt_present("V") {
         return Ok(Command::Version);
     }
-    let ifname = parse_ifname(&m.opt_str("i").ok_or_else(|| UsageError("-i IFNAME is required".into()))?)?;
+    let ifname = parse_ifname("-i", &m.opt_str("i").ok_or_else(|| UsageError("-i IFNAME is required".into()))?)?;
     let vrid =
         num::<u8>(&m, "v", "the virtual router id", 1, 255)?.ok_or_else(|| UsageError("-v VRID is required".into()))?;
     let priority = num::<u8>(&m, "p", "the priority", 1, 255)?.unwrap_or(DEFAULT_PRIORITY);
@@ -330,6 +339,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
     let (peers, src) = unicast::parse(&m, &vips)?;
+    let (track, preempt_delay) = track::parse(&m, &ifname)?;
 
     Ok(Command::Run(Box::new(Config {
         ifname,
@@ -356,6 +366,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         warnings,
         host_up_script,
         host_down_script,
+        track,
+        preempt_delay,
     })))
 }
 

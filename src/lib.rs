@@ -10,6 +10,7 @@
 //! - [`fsm`]: the §6.4 state machine of one virtual router, with explicit time.
 //! - [`group`]: the host-wide verdict of a `-M` group.
 //! - [`core`]: the router under the verdict: typed inputs to ordered effects.
+//! - [`track`]: service trackers (processes, check scripts, other interfaces), fall/rise, the host fault.
 //! - [`hostwide`]: the whole host's transitions and the one member that runs `--host-up`/`--host-down`.
 //! - [`cli`]: the command line to a `Config`.
 //! - [`control`]: the line codec of the control sockets and the sibling STATUS; [`info`]: the INFO record.
@@ -39,4 +40,5 @@ pub mod packet;
 pub mod profile;
 pub mod rundir;
 pub mod sys;
+pub mod track;
 pub mod wire;
