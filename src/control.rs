@@ -90,6 +90,7 @@ pub fn status_msg(verb: &str, s: &Status) -> Message {
         .with("resign", u8::from(s.resigned))
         .with("fault", u8::from(s.fault))
         .with("members", s.members)
+        .with("track", s.tracker.as_deref().unwrap_or("-"))
 }
 
 pub fn parse_status(m: &Message) -> Result<Status, String> {
@@ -110,6 +111,7 @@ pub fn parse_status(m: &Message) -> Result<Status, String> {
         resigned: m.get("resign") == Some("1"),
         fault: m.get("fault") == Some("1"),
         members: m.get("members").and_then(|v| v.parse().ok()).unwrap_or(0),
+        tracker: m.get("track").filter(|t| !t.is_empty() && *t != "-").map(str::to_string),
     })
 }
 
@@ -170,6 +172,7 @@ mod tests {
             resigned: true,
             fault: true,
             members: 3,
+            tracker: Some("tracker process haproxy failed (no process named haproxy)".into()),
         };
         let line = status_msg("STATUS", &s).encode();
         assert!(line.ends_with('\n'));

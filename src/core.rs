@@ -67,6 +67,8 @@ pub struct Core {
     pub fault: Option<Fault>,
     /// `atropos --backup` (the drain file) is in force.
     pub drained: bool,
+    /// A tracker is not healthy (why): the host goes BACKUP as for a link loss while it lasts.
+    pub tracker: Option<String>,
     last_why_not: String,
     /// Why the host holds us BACKUP although we won our own election (None when not held).
     held: Option<String>,
@@ -84,6 +86,7 @@ impl Core {
             link_up,
             fault: None,
             drained,
+            tracker: None,
             last_why_not: String::new(),
             held: None,
             announced: None,
@@ -111,6 +114,7 @@ impl Core {
             resigned: self.fsm.won_by_resignation(),
             fault: self.fault.is_some(),
             members: self.id.members.unwrap_or(0),
+            tracker: self.tracker.clone(),
         }
     }
 
@@ -323,6 +327,7 @@ mod tests {
             resigned: false,
             fault: false,
             members: 2,
+            tracker: None,
         }
     }
 
@@ -384,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_drain_or_a_fault_releases_a_lone_master() {
-        for how in ["drain", "fault"] {
+        for how in ["drain", "fault", "tracker"] {
             let t0 = Instant::now();
             let mut c = core(None, t0);
             let mdi = c.fsm.master_down_interval();
@@ -392,6 +397,8 @@ mod tests {
             assert_eq!(c.fsm.state(), State::Master);
             if how == "drain" {
                 c.drained = true;
+            } else if how == "tracker" {
+                c.tracker = Some("tracker process haproxy failed (no process named haproxy)".into());
             } else {
                 c.fault = Some(Fault { why: "test".into(), retry_at: None });
             }
@@ -401,6 +408,25 @@ mod tests {
             assert!(c.settle(t0 + 3 * mdi, &[]).iter().all(|e| *e == Effect::Save), "{how}");
             assert_eq!(c.fsm.state(), State::Backup, "{how}");
         }
+    }
+
+    #[test]
+    fn a_siblings_failed_tracker_releases_every_member_with_priority_0() {
+        let t0 = Instant::now();
+        let mut c = core(Some(2), t0);
+        let mdi = c.fsm.master_down_interval();
+        c.settle(t0 + mdi, &[sibling(true, true)]);
+        assert_eq!(c.fsm.state(), State::Master);
+        let mut sick = sibling(true, true);
+        sick.tracker = Some("tracker script /bin/check failed (exit status 1)".into());
+        let e = c.settle(t0 + mdi + Duration::from_millis(5), &[sick.clone()]);
+        assert_eq!(kinds(&e), ["announce", "advert0", "give", "save", "hook-down"]);
+        assert!(c.fsm.reason().contains("eth1 vrid 52: tracker script /bin/check failed"), "{}", c.fsm.reason());
+        // Held while it lasts; back (listening first) when the sibling is healthy again.
+        c.settle(t0 + 5 * mdi, &[sick]);
+        assert_eq!(c.fsm.state(), State::Backup);
+        c.settle(t0 + 6 * mdi, &[sibling(true, true)]);
+        assert_eq!(c.fsm.state(), State::Master);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Tokens from here on are connections.
-pub const FIRST_CONN: usize = 16;
+/// Tokens from here on are connections (below: the daemon's own sockets, hooks and tracked processes).
+pub const FIRST_CONN: usize = 64;
 /// A peer that does not read its messages is cut off past this much unsent data.
 const MAX_PENDING_OUT: usize = 64 * 1024;
 /// Most connections at once (siblings + atropos); more are refused.

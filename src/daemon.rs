@@ -23,6 +23,8 @@ mod receive;
 mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
+/// --track-*: processes, check scripts, other interfaces; their health as the host fault.
+mod tracking;
 
 use adverts::Outgoing;
 use mac::set_mac_any;
@@ -143,6 +145,8 @@ pub struct Daemon {
     since_ms: u64,
     recv_buf: Vec<u8>,
     force_fallback: bool,
+    /// --track-*: the trackers and what watches them.
+    tracking: tracking::Tracking,
 }
 
 use rundir::unix_ms;
@@ -231,7 +235,11 @@ impl Daemon {
         };
 
         let now = Instant::now();
-        let fsm = Vrrp::new(
+        let tracking = tracking::Tracking::new(&cfg.track, now).map_err(io_ctx("rtnetlink (tracked interfaces)"))?;
+        if let Some(fd) = tracking.links_fd() {
+            reg.register(&mut SourceFd(&fd), tracking::T_TRACK_LINKS, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        }
+        let mut fsm = Vrrp::new(
             Params {
                 priority: cfg.priority,
                 version: cfg.version,
@@ -241,9 +249,11 @@ impl Daemon {
             },
             now,
         );
+        fsm.set_preempt_delay(cfg.preempt_delay);
         let who =
             Identity { ifname: cfg.ifname.clone(), vrid: cfg.vrid, pid: std::process::id(), members: cfg.members };
-        let core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));
+        let mut core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));
+        core.tracker = tracking.trackers.fault();
         let d = Daemon {
             id,
             ifindex,
@@ -283,6 +293,7 @@ impl Daemon {
             since_ms: unix_ms(),
             recv_buf: vec![0; 4096],
             force_fallback,
+            tracking,
             cfg,
         };
         // 2. Record the original MAC before anything can change it.
@@ -333,6 +344,7 @@ impl Daemon {
             self.connect_siblings();
         }
         let now = Instant::now();
+        self.start_tracking(now);
         let acts = self.core.fsm.startup(now);
         self.apply(now, Core::effects_of(acts));
         info!("INIT -> BACKUP: {}", self.core.fsm.reason());
@@ -383,6 +395,10 @@ impl Daemon {
                     T_HOST_HOOK => self.on_host_hook_output(),
                     T_LISTEN => self.ctl.accept_all(self.poll.registry()),
                     T_WATCH => self.on_rundir_changes(),
+                    tracking::T_TRACK_LINKS => self.on_track_links(Instant::now()),
+                    Token(t) if (tracking::T_TRACK_PROC..crate::ctl::FIRST_CONN).contains(&t) => {
+                        self.on_tracked_exit(t - tracking::T_TRACK_PROC, Instant::now())
+                    }
                     T_TIMER => {
                         if let Some(t) = &self.timer {
                             t.clear();
@@ -410,6 +426,7 @@ impl Daemon {
             self.host_hooks.deadline(),
             self.core.fault.as_ref().and_then(|f| f.retry_at),
             self.save_due.due_at(),
+            self.tracking.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -519,6 +536,9 @@ impl Daemon {
         }
         self.hooks.on_timer(now);
         self.host_hooks.on_timer(now);
+        if !self.tracking.trackers.list.is_empty() {
+            self.track_timers(now);
+        }
     }
 
     /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC, then the hook.
@@ -547,6 +567,7 @@ impl Daemon {
             self.hooks.finish_blocking();
         }
         self.host_hook_at_exit(now);
+        self.stop_checks();
         info!("{why}: exiting");
     }
 }

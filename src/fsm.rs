@@ -129,6 +129,11 @@ impl Vrrp {
         self.preempt_delay = d;
     }
 
+    /// What is left of the preempt delay (`None`: none runs).
+    pub fn preempt_delay_left(&self, now: Instant) -> Option<Duration> {
+        self.preempt_after.filter(|t| now < *t).map(|t| t - now)
+    }
+
     /// The preempt delay still runs at `now`.
     fn delaying_preempt(&self, now: Instant) -> bool {
         self.preempt_after.is_some_and(|t| now < t)

@@ -22,6 +22,8 @@ pub struct Status {
     pub fault: bool,
     /// Its `-M` value (0: alone, or a member of an older version that does not say).
     pub members: u32,
+    /// A tracker of this member is not healthy (why): the host must not be MASTER.
+    pub tracker: Option<String>,
 }
 
 impl Status {
@@ -44,7 +46,7 @@ pub struct Verdict {
 
 /// `expected`: the -M value. `drained`: `atropos --backup` is in force.
 pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -> Verdict {
-    let usable = |s: &Status| s.link_up && !s.fault;
+    let usable = |s: &Status| s.link_up && !s.fault && s.tracker.is_none();
     let sibling_won = siblings.iter().any(|s| s.wants && usable(s));
     let sibling_resigned = siblings.iter().any(|s| s.wants && usable(s) && s.resigned);
     let refuse = |why: String| Verdict { allow: false, why_not: why, sibling_won, sibling_resigned };
@@ -66,6 +68,9 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
     let all = std::iter::once(me).chain(siblings.iter());
     if let Some(down) = all.clone().find(|s| !s.link_up) {
         return refuse(format!("{} link down", down.ifname));
+    }
+    if let Some((s, why)) = all.clone().find_map(|s| s.tracker.as_ref().map(|t| (s, t))) {
+        return refuse(format!("{}: {why}", s.id()));
     }
     if let Some(f) = all.clone().find(|s| s.fault) {
         return refuse(format!("{} cannot advertise", f.id()));
@@ -94,6 +99,7 @@ mod tests {
             resigned: false,
             fault: false,
             members: 0,
+            tracker: None,
         }
     }
 

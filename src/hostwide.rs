@@ -95,6 +95,7 @@ mod tests {
             resigned: false,
             fault: false,
             members: 2,
+            tracker: None,
         }
     }
 

@@ -84,6 +84,10 @@ pub struct Info {
     pub conflict: Option<Conflict>,
     /// Unicast peers (empty: multicast).
     pub peers: Vec<Peer>,
+    /// `--track-*`, in command-line order.
+    pub trackers: Vec<crate::track::Tracked>,
+    /// The preempt delay still running (ms left).
+    pub preempt_left_ms: Option<u64>,
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -93,7 +97,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 impl Info {
     pub fn to_message(&self) -> Message {
         let join = |v: Vec<String>| v.join(",");
-        Message::new("INFO")
+        let m = Message::new("INFO")
             .with("if", &self.ifname)
             .with("vrid", self.vrid)
             .with("pid", self.pid)
@@ -133,6 +137,8 @@ impl Info {
             .with("conflict_why", self.conflict.as_ref().map(|c| c.kind.describe()).unwrap_or("-"))
             .with("conflict_ago_ms", opt(self.conflict.as_ref().map(|c| c.ago_ms)))
             .with("peers", join(self.peers.iter().map(|p| format!("{}@{}", p.addr, opt(p.ago_ms))).collect()))
+            .with("pdelay_ms", opt(self.preempt_left_ms));
+        crate::track::encode(&self.trackers, m)
     }
 
     /// Decodes an INFO answer; one line naming the first bad field otherwise.
@@ -226,6 +232,8 @@ impl Info {
                     Ok(Peer { addr: a.parse().map_err(|_| bad("peers"))?, ago_ms })
                 })
                 .collect::<Result<_, String>>()?,
+            trackers: crate::track::decode(m)?,
+            preempt_left_ms: some("pdelay_ms").and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -271,6 +279,14 @@ mod tests {
                 Peer { addr: Ipv4Addr::new(10, 16, 1, 3).into(), ago_ms: Some(40) },
                 Peer { addr: Ipv4Addr::new(10, 16, 1, 4).into(), ago_ms: None },
             ],
+            trackers: vec![crate::track::Tracked {
+                kind: crate::track::Kind::Process,
+                name: "haproxy".into(),
+                health: crate::track::Health::Failed,
+                since_ms: 1_700_000_000_000,
+                detail: "no process named haproxy".into(),
+            }],
+            preempt_left_ms: Some(1500),
             conflict: Some(Conflict {
                 peer: Ipv4Addr::new(10, 16, 1, 3).into(),
                 priority: 110,
@@ -295,6 +311,8 @@ mod tests {
             drops: vec![],
             siblings: vec![],
             peers: vec![],
+            trackers: vec![],
+            preempt_left_ms: None,
             ..sample()
         };
         let back = Info::from_message(&Message::decode(bare.to_message().encode().trim_end()).unwrap()).unwrap();

@@ -54,6 +54,9 @@ fn validate(cfg: &Config) -> Result<u32, String> {
             proc::check_script(p).map_err(|e| format!("{opt} {e}"))?;
         }
     }
+    for argv in &cfg.track.scripts {
+        proc::check_script(std::path::Path::new(&argv[0])).map_err(|e| format!("--track-script {e}"))?;
+    }
     rundir::prepare(&cfg.rundir)?;
     Ok(ifindex)
 }

@@ -2,11 +2,14 @@
 //! scripts, other interfaces), each tracker's health with fall/rise counting, and the fault a tracker
 //! that is not healthy puts on the whole host.
 
+use crate::control::Message;
 use std::time::Duration;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest accepted name of a tracked process: the kernel keeps 15 bytes of it (`comm`).
 pub const MAX_COMM: usize = 15;
+/// Most `--track-process` options (each has its own pidfd and event token).
+pub const MAX_PROCESSES: usize = 32;
 
 /// The tracking options of the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,6 +134,59 @@ impl Tracker {
     pub fn label(&self) -> String {
         format!("{} {}", self.kind.name(), self.name)
     }
+
+    pub fn view(&self) -> Tracked {
+        Tracked {
+            kind: self.kind,
+            name: self.name.clone(),
+            health: self.health,
+            since_ms: self.since_ms,
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+/// What atropos shows of a tracker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    pub kind: Kind,
+    pub name: String,
+    pub health: Health,
+    pub since_ms: u64,
+    pub detail: String,
+}
+
+/// The trackers as fields of an INFO answer: `trks=N`, then `trkI=KIND HEALTH SINCE_MS`, `trknameI`, `trkwhyI`.
+pub fn encode(list: &[Tracked], mut m: Message) -> Message {
+    m = m.with("trks", list.len());
+    for (i, t) in list.iter().enumerate() {
+        m = m
+            .with(&format!("trk{i}"), format!("{} {} {}", t.kind.name(), t.health.name(), t.since_ms))
+            .with(&format!("trkname{i}"), &t.name)
+            .with(&format!("trkwhy{i}"), &t.detail);
+    }
+    m
+}
+
+/// The trackers of an INFO answer (none in answers of older members).
+pub fn decode(m: &Message) -> Result<Vec<Tracked>, String> {
+    let bad = || "INFO: bad trackers".to_string();
+    let n: usize = m.get("trks").map_or(Ok(0), |v| v.parse().map_err(|_| bad()))?;
+    if n > 1024 {
+        return Err(bad());
+    }
+    (0..n)
+        .map(|i| {
+            let head = m.get(&format!("trk{i}")).ok_or_else(bad)?;
+            let mut w = head.split(' ');
+            let kind = w.next().and_then(Kind::from_name).ok_or_else(bad)?;
+            let health = w.next().and_then(Health::from_name).ok_or_else(bad)?;
+            let since_ms = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+            let name = m.get(&format!("trkname{i}")).ok_or_else(bad)?.to_string();
+            let detail = m.get(&format!("trkwhy{i}")).unwrap_or("").to_string();
+            Ok(Tracked { kind, name, health, since_ms, detail })
+        })
+        .collect()
 }
 
 /// Every tracker of this member, in command-line order (processes, scripts, interfaces).
@@ -223,5 +279,25 @@ mod tests {
         assert_eq!(ts.fault().as_deref(), Some("tracker interface bond0 failed (no carrier)"));
         assert_eq!(ts.list[1].label(), "script /usr/local/bin/check web");
         assert!(Trackers::new(&Spec::default(), 0).fault().is_none());
+    }
+
+    #[test]
+    fn trackers_round_trip_through_an_info_line() {
+        let mut t = Tracker::new(Kind::Script, "/usr/local/bin/check web\t8080", 1, 1, 5);
+        t.result(false, "exit status 1", 1_700_000_000_123);
+        let list = vec![t.view(), Tracker::new(Kind::Process, "haproxy", 1, 1, 9).view()];
+        let line = encode(&list, Message::new("INFO")).encode();
+        let back = decode(&Message::decode(line.trim_end()).unwrap()).unwrap();
+        assert_eq!(back[0].name, "/usr/local/bin/check web 8080", "tabs cannot break the line");
+        assert_eq!(
+            (back[0].health, back[0].since_ms, back[0].detail.as_str()),
+            (Health::Failed, 1_700_000_000_123, "exit status 1")
+        );
+        assert_eq!(back[1], list[1]);
+        assert_eq!(decode(&Message::new("INFO")).unwrap(), vec![]);
+        for bad in ["trks=1", "trks=1\ttrk0=process sick 1\ttrkname0=x", "trks=x"] {
+            let m = Message::decode(&format!("INFO\t{bad}")).unwrap();
+            assert_eq!(decode(&m).unwrap_err(), "INFO: bad trackers", "{bad}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! timeout, fall and rise, `--track-interface`, and `--preempt-delay`.
 
 use super::{UsageError, parse_ifname};
-use crate::track::{DEFAULT_INTERVAL, MAX_COMM, Spec};
+use crate::track::{DEFAULT_INTERVAL, MAX_COMM, MAX_PROCESSES, Spec};
 use std::time::Duration;
 
 /// Longest accepted interval, timeout or preempt delay (one hour: beyond it, a typo).
@@ -76,6 +76,9 @@ pub(super) fn parse(m: &getopts::Matches, ifname: &str) -> Result<(Spec, Duratio
             return Err(UsageError(format!("--track-process {s}: given twice")));
         }
         spec.processes.push(p);
+    }
+    if spec.processes.len() > MAX_PROCESSES {
+        return Err(UsageError(format!("{} --track-process options: at most {MAX_PROCESSES}", spec.processes.len())));
     }
     for s in m.opt_strs("track-script") {
         spec.scripts.push(script(&s)?);

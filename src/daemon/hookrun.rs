@@ -50,5 +50,6 @@ impl Daemon {
             self.register_hook_fd();
         }
         self.reap_host_hook();
+        self.reap_checks(Instant::now());
     }
 }

@@ -55,6 +55,7 @@ impl Daemon {
             self.hooks.finish_blocking();
         }
         self.host_hook_at_exit(now);
+        self.stop_checks();
         // Moved to another namespace, or deleted: if it carried our virtual MAC, the record of
         // its own MAC stays, so that a vrrpd started when it is back gives that MAC back.
         let res = if self.mac != self.omac {

@@ -197,6 +197,8 @@ impl Daemon {
                 .zip(&self.peer_heard)
                 .map(|(a, t)| info::Peer { addr: (*a).into(), ago_ms: t.map(|t| t.elapsed().as_millis() as u64) })
                 .collect(),
+            trackers: self.tracking.trackers.list.iter().map(|t| t.view()).collect(),
+            preempt_left_ms: self.core.fsm.preempt_delay_left(Instant::now()).map(|d| d.as_millis() as u64),
             mismatch: self.live_mismatch().map(|m| info::Mismatch { peer: m.src, interval: m.int }),
             conflict: self.live_conflict().map(|c| info::Conflict {
                 peer: c.src,

@@ -1,10 +1,12 @@
 //! The only place with syscalls and `unsafe`.
 #![allow(unsafe_code)]
 
+pub mod linkwatch;
 pub mod log;
 pub mod maclock;
 pub mod netlink;
 pub mod proc;
+pub mod procwatch;
 pub mod raw;
 pub mod signals;
 pub mod timer;
