@@ -7,6 +7,7 @@
 mod row;
 mod state;
 mod survey;
+mod trackers;
 
 use state::{OK, UNKNOWN, WARNING, cmd_state};
 use std::path::{Path, PathBuf};

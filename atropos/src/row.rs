@@ -61,6 +61,9 @@ pub struct Row {
     /// `--peer`: the unicast peers and when each was last heard (empty: multicast). From a record
     /// (no answer) the addresses only, never heard as far as the row knows.
     pub peers: Vec<Peer>,
+    /// `--track-*` (from an answer only) and the preempt delay left.
+    pub trackers: Vec<vrrpd::track::Tracked>,
+    pub preempt_left_ms: Option<u64>,
     /// Why the row is not a live member's (no answer, dead, bad answer).
     pub problem: Option<String>,
 }
@@ -106,6 +109,8 @@ impl Row {
             members: Some(i.members),
             held: Some(i.held),
             peers: i.peers,
+            trackers: i.trackers,
+            preempt_left_ms: i.preempt_left_ms,
             problem: None,
         }
     }
@@ -140,6 +145,8 @@ impl Row {
             peers: rec
                 .map(|r| r.peers.iter().map(|&a| Peer { addr: a.into(), ago_ms: None }).collect())
                 .unwrap_or_default(),
+            trackers: Vec::new(),
+            preempt_left_ms: None,
             problem: Some(if dead { "process is dead".to_string() } else { why.to_string() }),
         }
     }

@@ -54,6 +54,10 @@ pub fn assess(rows: &[Row], drained: bool) -> (String, u8, Vec<String>) {
             "MIXED".to_string()
         }
     };
+    for (p, level) in crate::trackers::problems(&alive) {
+        problems.push(p);
+        status = status.max(level);
+    }
     if drained {
         problems.push("host drained by atropos --backup (atropos --resume ends it)".into());
         status = status.max(WARNING);
@@ -233,6 +237,9 @@ fn print_table(rows: &[Row]) {
         if let Some(p) = peers_line(r) {
             println!("  {p}");
         }
+        if let Some(t) = crate::trackers::line(r) {
+            println!("  {t}");
+        }
     }
 }
 
@@ -313,6 +320,8 @@ pub fn member_json(r: &Row) -> Value {
             "address": p.addr.to_string(),
             "heard_ago_s": p.ago_ms.map(|ms| ms as f64 / 1000.0),
         })).collect::<Vec<_>>(),
+        "trackers": crate::trackers::json(r),
+        "preempt_delay_left_s": r.preempt_left_ms.map(|ms| ms as f64 / 1000.0),
         "problem": r.problem,
     });
     if let (Some(held), Some(obj)) = (&r.held, m.as_object_mut()) {
@@ -377,6 +386,8 @@ mod tests {
             mismatch: None,
             conflict: None,
             peers: vec![],
+            trackers: vec![],
+            preempt_left_ms: None,
         }
     }
 
@@ -433,6 +444,37 @@ mod tests {
         assert_eq!((global.as_str(), status), ("BACKUP", CRITICAL));
         assert!(problems.contains(&"eth1: process is dead".to_string()), "{problems:?}");
         assert!(problems.contains(&"1 of 2 vrrpd processes present".to_string()), "{problems:?}");
+    }
+
+    #[test]
+    fn a_failed_tracker_is_critical_once_for_the_host() {
+        use vrrpd::track::{Health, Kind, Tracked};
+        let sick = |health| {
+            let mut i = info(State::Backup, 110);
+            i.trackers = vec![Tracked {
+                kind: Kind::Process,
+                name: "haproxy".into(),
+                health,
+                since_ms: 1_700_000_000_000,
+                detail: "no process named haproxy".into(),
+            }];
+            i.preempt_left_ms = Some(2500);
+            i
+        };
+        let rows = [live("eth0", &sick(Health::Failed)), live("eth1", &sick(Health::Failed))];
+        let (g, s, p) = assess(&rows, false);
+        assert_eq!((g.as_str(), s), ("BACKUP", CRITICAL));
+        let t: Vec<&String> = p.iter().filter(|p| p.contains("tracker")).collect();
+        assert_eq!(t.len(), 1, "{p:?}");
+        assert!(t[0].starts_with("tracker process haproxy failed since 22:13:20 UTC ("), "{}", t[0]);
+        assert!(t[0].ends_with("no process named haproxy (eth0, eth1): the host stays BACKUP"), "{}", t[0]);
+        let j = member_json(&rows[0]);
+        assert_eq!(j["trackers"][0]["state"], json!("failed"));
+        assert_eq!(j["trackers"][0]["name"], json!("haproxy"));
+        assert_eq!(j["preempt_delay_left_s"], json!(2.5));
+        let (_, s, _) = assess(&[live("eth0", &sick(Health::Pending)), live("eth1", &sick(Health::Healthy))], false);
+        assert_eq!(s, WARNING);
+        assert!(crate::trackers::line(&rows[0]).unwrap().contains("process haproxy failed"));
     }
 
     #[test]
