@@ -122,10 +122,10 @@ impl Daemon {
         }
         let recovered = fault.is_none();
         match &fault {
-            Some(f) if self.core.tracker.is_none() => {
-                warn!("{f}: the host goes BACKUP on every interface while it lasts")
+            Some(_) if self.core.tracker.is_none() => {
+                warn!("out of the election while a tracker is not healthy: the host goes BACKUP on every interface")
             }
-            Some(f) => info!("{f}"),
+            Some(_) => {}
             None if self.core.fsm.state() == State::Initialize => info!("every tracker is healthy"),
             None => info!("every tracker is healthy: rejoining the election (listening for a master first)"),
         }

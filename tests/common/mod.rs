@@ -26,6 +26,7 @@ pub mod ns;
 pub mod pair;
 pub mod process;
 pub mod sessions;
+pub mod track;
 pub mod unicast;
 
 pub use lab::*;
