@@ -7,6 +7,7 @@
 #   scripts/bench.sh --v3                 # only the VRRPv3 part (same as BENCH_PART=v3; --v2 for the v2 part)
 #   scripts/bench.sh --lans               # only the many-LAN part (BENCH_PART=lans): 32 LANs per host, link loss
 #   BENCH_LANS=16 scripts/bench.sh --lans #   on one LAN of the master, v2 at 1 s and v3 at 10 ms; 16 LANs instead
+#   scripts/bench.sh --track              # only the service-tracking part (BENCH_PART=track): the tracked service dies
 #   BENCH_WINDOW=10 scripts/bench.sh --v3 # v3 steady window (largest advert gap, CPU) of 10 s instead of 60 s
 #   BENCH_TRIALS=3 scripts/bench.sh       # 3 trials per scenario
 #   BENCH_ONLY=ours scripts/bench.sh      # only ours (or BENCH_ONLY=keepalived)
@@ -27,7 +28,8 @@ for arg in "$@"; do
         --v2) export BENCH_PART=v2 ;;
         --v3) export BENCH_PART=v3 ;;
         --lans) export BENCH_PART=lans ;;
-        *) echo "bench.sh: unknown argument $arg (--v2, --v3 or --lans)" >&2; exit 2 ;;
+        --track) export BENCH_PART=track ;;
+        *) echo "bench.sh: unknown argument $arg (--v2, --v3, --lans or --track)" >&2; exit 2 ;;
     esac
 done
 

@@ -27,6 +27,8 @@ pub struct Bed {
     pub ka_runs: usize,
     /// Run dirs on tmpfs (removed on drop), or `None` when they stay in the lab dir.
     pub tmpfs_base: Option<PathBuf>,
+    /// The tracking part: each host's stand-in service (index = host − 1).
+    pub services: Vec<Proc>,
 }
 
 impl Bed {
@@ -49,6 +51,7 @@ impl Bed {
             ka_conf: Vec::new(),
             ka_runs: 0,
             tmpfs_base: None,
+            services: Vec::new(),
         };
         // Captures first, so nothing is missed.
         for lan in 0..2 {
@@ -112,6 +115,11 @@ impl Bed {
                 fs::create_dir_all(&h.rundir).map_err(|e| format!("{}: {e}", h.rundir.display()))?;
             }
             bed.tmpfs_base = Some(base);
+        }
+        if prof.track {
+            for n in 1..=2 {
+                bed.start_service(n);
+            }
         }
         for n in 1..=2 {
             bed.start_host(n);

@@ -30,15 +30,25 @@ impl Bed {
         let inst = |vrid: u8, ifname: &str, vip: &str| {
             format!(
                 "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface {ifname}\n    virtual_router_id {vrid}\n    \
-                 priority {prio}\n    advert_int {int}\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n",
-                int = self.prof.interval_arg()
+                 priority {prio}\n    advert_int {int}\n    virtual_ipaddress {{\n        {vip}\n    }}\n{track}}}\n",
+                int = self.prof.interval_arg(),
+                track = if self.prof.track { "    track_script {\n        chk_svc\n    }\n" } else { "" },
             )
+        };
+        // As the HAProxy + keepalived guides do it (`killall -0 haproxy`, interval 2).
+        let script = if self.prof.track {
+            format!(
+                "vrrp_script chk_svc {{\n    script \"/usr/bin/pgrep -x {}\"\n    interval 2\n}}\n",
+                service_name(&self.lab, n)
+            )
+        } else {
+            String::new()
         };
         let text = format!(
             "global_defs {{\n    router_id {name}_h{n}\n    vrrp_version {ver}\n    vrrp_garp_master_delay 0\n    \
              vrrp_garp_master_repeat 1\n    vrrp_garp_master_refresh 0\n    script_user root\n    \
              enable_script_security\n}}\n\
-             vrrp_sync_group G1 {{\n    group {{\n        VI_{VRID_A}\n        VI_{VRID_B}\n    }}\n}}\n{}{}",
+             {script}vrrp_sync_group G1 {{\n    group {{\n        VI_{VRID_A}\n        VI_{VRID_B}\n    }}\n}}\n{}{}",
             inst(VRID_A, "eth0", VIP_A),
             inst(VRID_B, "eth1", VIP_B),
             name = self.lab.name,
@@ -58,6 +68,10 @@ impl Bed {
         let mut argv = vec![self.bin.as_str(), "-F", "-f", &rundir, "-M", "2", "-i", &ifname, "-v", &v, "-p", &p];
         if self.prof.version == 3 {
             argv.extend(["--vrrp-version", "3", "-d", &int]);
+        }
+        let svc = service_name(&self.lab, n);
+        if self.prof.track {
+            argv.extend(["--track-process", &svc]);
         }
         argv.push(vip);
         let ns = self.lab.h(n).to_string();
@@ -83,10 +97,41 @@ impl Bed {
         }
     }
 
+    /// Starts (again) host n's stand-in service: `sleep infinity` under a name of its own (a
+    /// symlink), tracked by the daemons of the tracking part.
+    pub fn start_service(&mut self, n: usize) {
+        let link = self.lab.dir.join(service_name(&self.lab, n));
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink("/usr/bin/sleep", &link);
+        }
+        let link = link.to_string_lossy().into_owned();
+        let ns = self.lab.h(n).to_string();
+        let p = self.lab.spawn(&ns, &[&link, "infinity"], &format!("service-h{n}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fs::read_to_string(format!("/proc/{}/comm", p.pid))
+            .map_or(true, |c| c.trim() != service_name(&self.lab, n))
+            && Instant::now() < deadline
+        {
+            sleep(Duration::from_millis(10));
+        }
+        if self.services.len() >= n {
+            self.services[n - 1] = p;
+        } else {
+            self.services.push(p);
+        }
+    }
+
     /// Every pid of host n's daemons (keepalived: parent and descendants).
     pub fn host_pids(&self, n: usize) -> Vec<i32> {
         pids_of(&self.daemons[n - 1])
     }
+}
+
+/// The stand-in service's process name on host n (15 bytes at most: the kernel's `comm`).
+pub fn service_name(lab: &Lab, n: usize) -> String {
+    let digits: String = lab.name.chars().filter(char::is_ascii_digit).collect();
+    let s = format!("bs{n}-{digits}");
+    s.chars().take(15).collect()
 }
 
 /// Every pid of these daemons (keepalived: parent and descendants).

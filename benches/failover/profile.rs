@@ -10,13 +10,18 @@ pub struct Prof {
     pub version: u8,
     /// Advertisement interval in centiseconds (v2: whole seconds only).
     pub cs: u32,
+    /// The service-tracking part: a stand-in service per host, tracked (`--track-process`,
+    /// keepalived `vrrp_script`); its one scenario is that service's death.
+    pub track: bool,
 }
 
 impl Prof {
     /// The v2 part: adverts 1 s.
-    pub const V2: Prof = Prof { version: 2, cs: 100 };
+    pub const V2: Prof = Prof { version: 2, cs: 100, track: false };
     /// The v3 part: adverts 10 ms and 100 ms.
-    pub const V3: [Prof; 2] = [Prof { version: 3, cs: 1 }, Prof { version: 3, cs: 10 }];
+    pub const V3: [Prof; 2] = [Prof { version: 3, cs: 1, track: false }, Prof { version: 3, cs: 10, track: false }];
+    /// The tracking part: adverts 1 s (v2) and 10 ms (v3).
+    pub const TRACK: [Prof; 2] = [Prof { version: 2, cs: 100, track: true }, Prof { version: 3, cs: 1, track: true }];
 
     pub fn interval_us(self) -> i64 {
         i64::from(self.cs) * 10_000
@@ -42,12 +47,12 @@ impl Prof {
     pub fn label(self) -> String {
         let i = self.interval_us();
         let int = if i >= 1_000_000 { format!("{} s", i / 1_000_000) } else { format!("{} ms", i / 1000) };
-        format!("VRRPv{}, adverts {int}", self.version)
+        format!("VRRPv{}, adverts {int}{}", self.version, if self.track { ", service tracked" } else { "" })
     }
 
     /// A short tag for progress lines and lab names ("v3-10ms").
     pub fn tag(self) -> String {
-        format!("v{}-{}ms", self.version, self.interval_us() / 1000)
+        format!("v{}-{}ms{}", self.version, self.interval_us() / 1000, if self.track { "-track" } else { "" })
     }
 
     /// The target of a figure (text, µs), printed beside it and never asserted. The v2 targets are
@@ -64,6 +69,11 @@ impl Prof {
                 let t = self.skew_us(PRIO_H2) + 5_000;
                 Some((format!("≤ skew+5 = {}", ms(t)), t as f64))
             }
+            (2, Scen::Service, Metric::Takeover) => {
+                let t = self.skew_us(PRIO_H2) + 10_000;
+                Some((format!("≤ skew+10 = {}", ms(t)), t as f64))
+            }
+            (3, Scen::Service, Metric::Takeover) => Some(("≤ 20 ms".into(), 20e3)),
             (3, Scen::KillAll, Metric::Takeover) => {
                 let t = self.master_down_us();
                 Some((format!("≤ 3i+skew = {}", ms(t)), t as f64))
@@ -83,7 +93,7 @@ impl Prof {
     }
 }
 
-/// Which parts run: `BENCH_PART=v2|v3` (or `scripts/bench.sh --v2|--v3`), both by default.
+/// Which parts run: `BENCH_PART=v2|v3|track` (or `scripts/bench.sh --v2|--v3|--track`), all by default.
 pub fn parts() -> Vec<Prof> {
     let part = std::env::var("BENCH_PART").unwrap_or_default();
     let mut v = Vec::new();
@@ -92,6 +102,9 @@ pub fn parts() -> Vec<Prof> {
     }
     if part.is_empty() || part == "all" || part == "v3" {
         v.extend(Prof::V3);
+    }
+    if part.is_empty() || part == "all" || part == "track" {
+        v.extend(Prof::TRACK);
     }
     v
 }

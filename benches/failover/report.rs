@@ -175,18 +175,24 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
         });
     };
     use Metric::*;
-    add("1 link loss → h2 owns both VIPs", Scen::Link, Takeover, false);
-    add("  handback after link restore", Scen::Link, Handback, false);
-    add("2 SIGTERM h1 → h2 owns both", Scen::Term, Takeover, false);
-    add("  handback after restart", Scen::Term, Handback, false);
-    add("3 SIGKILL h1 eth1 member → h2 both", Scen::Kill1, Takeover, true);
-    add("  handback after member restart", Scen::Kill1, Handback, true);
-    add("4 SIGKILL all of h1 → h2 owns both", Scen::KillAll, Takeover, false);
-    add("  handback after restart", Scen::KillAll, Handback, false);
-    add("5 local release: link notif. → prio 0 on A", Scen::Link, Release, false);
-    add("  SIGTERM → prio 0 on A and B", Scen::Term, Release, false);
-    add("  SIGKILL eth1 member → prio 0 on A", Scen::Kill1, Release, true);
-    if prof.version == 3 {
+    if prof.track {
+        add("6 h1's tracked service dies → h2 owns both", Scen::Service, Takeover, false);
+        add("  handback after the service is back", Scen::Service, Handback, false);
+        add("  service death → prio 0 on A and B", Scen::Service, Release, false);
+    } else {
+        add("1 link loss → h2 owns both VIPs", Scen::Link, Takeover, false);
+        add("  handback after link restore", Scen::Link, Handback, false);
+        add("2 SIGTERM h1 → h2 owns both", Scen::Term, Takeover, false);
+        add("  handback after restart", Scen::Term, Handback, false);
+        add("3 SIGKILL h1 eth1 member → h2 both", Scen::Kill1, Takeover, true);
+        add("  handback after member restart", Scen::Kill1, Handback, true);
+        add("4 SIGKILL all of h1 → h2 owns both", Scen::KillAll, Takeover, false);
+        add("  handback after restart", Scen::KillAll, Handback, false);
+        add("5 local release: link notif. → prio 0 on A", Scen::Link, Release, false);
+        add("  SIGTERM → prio 0 on A and B", Scen::Term, Release, false);
+        add("  SIGKILL eth1 member → prio 0 on A", Scen::Kill1, Release, true);
+    }
+    if prof.version == 3 && !prof.track {
         rows.extend(steady_rows(ours, ka));
     }
 

@@ -53,7 +53,7 @@ pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
         eprintln!("[{who}] lab {} ({})", bed.lab.name, run.lab_dir);
         bed.settle()?;
         run.mem = Some(bed.memory());
-        if prof.version == 3 {
+        if prof.version == 3 && !prof.track {
             let secs = window_secs();
             eprintln!("[{who}] steady window {secs} s (largest advert gap, CPU)");
             let st = bed.steady(secs);
@@ -62,7 +62,8 @@ pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
             }
             run.steady = Some(st);
         }
-        for sc in Scen::ALL {
+        let scenarios: &[Scen] = if prof.track { &[Scen::Service] } else { &Scen::ALL };
+        for &sc in scenarios {
             if sc == Scen::Kill1 && imp == Imp::Keepalived {
                 continue;
             }

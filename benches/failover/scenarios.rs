@@ -15,6 +15,8 @@ pub enum Scen {
     Term,
     Kill1,
     KillAll,
+    /// The tracked stand-in service of h1 is SIGKILLed (the tracking part only).
+    Service,
 }
 
 impl Scen {
@@ -25,6 +27,7 @@ impl Scen {
             Scen::Term => "SIGTERM of all h1 daemons",
             Scen::Kill1 => "SIGKILL of h1's eth1 member",
             Scen::KillAll => "SIGKILL of all h1 processes",
+            Scen::Service => "SIGKILL of h1's tracked service",
         }
     }
 }
@@ -73,6 +76,12 @@ impl Bed {
                 for p in &h1_pids {
                     signal(*p, libc::SIGKILL);
                 }
+                (t, t)
+            }
+            Scen::Service => {
+                let pid = self.services.first().map(|p| p.pid).ok_or("no stand-in service")?;
+                let t = now_us();
+                signal(pid, libc::SIGKILL);
                 (t, t)
             }
         };
@@ -144,7 +153,7 @@ impl Bed {
                     p0.map(|t| format!("{:.2}", (t - t0) as f64 / 1000.0)).unwrap_or("none".into())
                 );
             }
-            Scen::Term => {
+            Scen::Term | Scen::Service => {
                 let a = Self::h1_prio0(&caps[0], 0, t0);
                 let b = Self::h1_prio0(&caps[1], 1, t0);
                 if let (Some(a), Some(b)) = (a, b) {
@@ -184,6 +193,12 @@ impl Bed {
                 }
                 t_restore = now_us();
                 self.start_host(1);
+            }
+            Scen::Service => {
+                let old = self.services[0].pid;
+                self.wait_procs_exit(&[old], Duration::from_secs(10))?;
+                t_restore = now_us();
+                self.start_service(1);
             }
             Scen::Kill1 => {
                 self.wait_procs_exit(&[self.daemons[0][1].pid], Duration::from_secs(10))?;
