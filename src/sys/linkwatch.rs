@@ -37,17 +37,9 @@ impl LinkWatch {
     /// Every pending notification about an interface named in `names`.
     pub fn drain(&mut self, names: &[String]) -> io::Result<Vec<LinkNote>> {
         let mut out = Vec::new();
-        loop {
-            let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    out.push(LinkNote::Overflow);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            for m in nlparse::messages(&self.buf[..n.min(self.buf.len())]) {
+        recv_all(&self.sock, &mut self.buf, |msgs| {
+            let Some(msgs) = msgs else { return out.push(LinkNote::Overflow) };
+            for m in msgs {
                 let Some(l) = nlparse::link(m.payload).filter(|l| names.contains(&l.name)) else { continue };
                 match m.kind {
                     nlparse::RTM_NEWLINK => out.push(LinkNote::Changed(l)),
@@ -55,6 +47,24 @@ impl LinkWatch {
                     _ => {}
                 }
             }
+        })?;
+        Ok(out)
+    }
+}
+
+/// Reads a non-blocking notification socket until it is empty, handing each batch of messages to
+/// `each` (`None`: the kernel dropped notifications, ENOBUFS).
+pub(crate) fn recv_all(
+    sock: &Socket,
+    buf: &mut [u8],
+    mut each: impl FnMut(Option<Vec<nlparse::Msg<'_>>>),
+) -> io::Result<()> {
+    loop {
+        match sock.recv(&mut &mut buf[..], 0) {
+            Ok(n) => each(Some(nlparse::messages(&buf[..n.min(buf.len())]))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => each(None),
+            Err(e) => return Err(e),
         }
     }
 }

@@ -342,17 +342,9 @@ impl Events {
     /// is reported as an [`Event::Overflow`]: the caller reads the link and the addresses again.
     pub fn drain(&mut self, index: u32) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        loop {
-            let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    out.push(Event::Overflow);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            for m in nlparse::messages(&self.buf[..n.min(self.buf.len())]) {
+        crate::sys::linkwatch::recv_all(&self.sock, &mut self.buf, |msgs| {
+            let Some(msgs) = msgs else { return out.push(Event::Overflow) };
+            for m in msgs {
                 match m.kind {
                     nlparse::RTM_NEWLINK => {
                         if let Some(l) = nlparse::link(m.payload).filter(|l| l.index == index) {
@@ -370,7 +362,8 @@ impl Events {
                     _ => {}
                 }
             }
-        }
+        })?;
+        Ok(out)
     }
 }
 
