@@ -79,9 +79,12 @@ impl Bed {
                 (t, t)
             }
             Scen::Service => {
-                let pid = self.services.first().map(|p| p.pid).ok_or("no stand-in service")?;
+                let svc = self.services.first().cloned().ok_or("no stand-in service")?;
                 let t = now_us();
-                signal(pid, libc::SIGKILL);
+                signal(svc.pid, libc::SIGKILL);
+                // Reaped at once, as its parent (init, systemd) would: a zombie still matches
+                // keepalived's `pgrep` (ours ignores zombies).
+                svc.wait_exit(Duration::from_secs(5));
                 (t, t)
             }
         };
