@@ -23,6 +23,8 @@ mod receive;
 mod recovery;
 /// Our files in the run dir, put back when removed; the drain file.
 mod runfiles;
+/// The IPv6 router beside the IPv4 one (VRRPv3): its adverts, VIPs and Neighbor Advertisements.
+mod v6;
 
 use adverts::Outgoing;
 use mac::set_mac_any;
@@ -143,6 +145,8 @@ pub struct Daemon {
     since_ms: u64,
     recv_buf: Vec<u8>,
     force_fallback: bool,
+    /// The IPv6 side, when the address list has IPv6 addresses.
+    v6: Option<v6::V6>,
 }
 
 use rundir::unix_ms;
@@ -230,8 +234,9 @@ impl Daemon {
             }
         };
 
+        let v6 = v6::V6::open(&cfg, ifindex, &mut rtnl, reg)?;
         let now = Instant::now();
-        let fsm = Vrrp::new(
+        let mut fsm = Vrrp::new(
             Params {
                 priority: cfg.priority,
                 version: cfg.version,
@@ -241,6 +246,7 @@ impl Daemon {
             },
             now,
         );
+        fsm.set_primary6(v6.as_ref().and_then(|v| v.lladdr).map(IpAddr::V6));
         let who =
             Identity { ifname: cfg.ifname.clone(), vrid: cfg.vrid, pid: std::process::id(), members: cfg.members };
         let core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));
@@ -283,6 +289,7 @@ impl Daemon {
             since_ms: unix_ms(),
             recv_buf: vec![0; 4096],
             force_fallback,
+            v6,
             cfg,
         };
         // 2. Record the original MAC before anything can change it.
@@ -364,6 +371,8 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     T_VRRP => self.on_vrrp_readable(),
+                    v6::T_VRRP6 => self.on_vrrp6_readable(),
+                    v6::T_NETLINK6 => self.on_netlink6(),
                     T_NETLINK => {
                         if let Some(exit) = self.on_netlink() {
                             return exit;
@@ -474,6 +483,7 @@ impl Daemon {
                 error!("cannot add virtual address {v}: {e}");
             }
         }
+        self.add_vips6();
         self.since_ms = unix_ms();
         info!("BACKUP -> MASTER: {reason}");
     }
@@ -488,6 +498,7 @@ impl Daemon {
                 error!("cannot remove virtual address {v}: {e}");
             }
         }
+        self.del_vips6();
         if self.mac != self.omac {
             let omac = self.omac;
             self.change_mac(omac);
@@ -498,6 +509,7 @@ impl Daemon {
         if !self.cfg.no_vmac {
             let own = self.own.clone();
             self.send_garps(self.omac, &own);
+            self.send_nas(self.omac, false);
         }
     }
 

@@ -4,8 +4,10 @@
 pub mod log;
 pub mod maclock;
 pub mod netlink;
+pub mod netlink6;
 pub mod proc;
 pub mod raw;
+pub mod raw6;
 pub mod signals;
 pub mod timer;
 pub mod watch;
