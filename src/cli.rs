@@ -14,6 +14,9 @@ use std::time::Duration;
 mod track;
 /// `--peer` and `--src`.
 mod unicast;
+/// IPv6 virtual addresses.
+pub mod v6;
+pub use v6::Vip6;
 
 pub const DEFAULT_RUNDIR: &str = "/run/vrrpd";
 pub const DEFAULT_PRIORITY: u8 = 100;
@@ -60,6 +63,8 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// Sorted, without duplicates.
     pub vips: Vec<Vip>,
+    /// IPv6 virtual addresses (VRRPv3), link-local first: the IPv6 router's list.
+    pub vips6: Vec<Vip6>,
     /// `--strict-interval`: drop adverts whose interval differs from ours (RFC 3768 §7.1 to the letter).
     pub strict_interval: bool,
     /// `-I VIP -O GATEWAY`: on becoming MASTER, a datagram from VIP to GATEWAY port 1100 (1.15's magic packet).
@@ -323,13 +328,23 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     let host_down_script = long_path(&m, "host-down")?;
 
     let mut vips = Vec::new();
+    let mut vips6: Vec<Vip6> = Vec::new();
     for s in &m.free {
+        if v6::looks_v6(s) {
+            let v = v6::parse_vip6(s)?;
+            if vips6.iter().any(|x| x.addr == v.addr) {
+                return Err(UsageError(format!("{s}: virtual address given twice")));
+            }
+            vips6.push(v);
+            continue;
+        }
         let v = parse_vip(s)?;
         if vips.iter().any(|x: &Vip| x.addr == v.addr) {
             return Err(UsageError(format!("{s}: virtual address given twice")));
         }
         vips.push(v);
     }
+    let vips6 = v6::finish(vips6, &vips, version, !m.opt_strs("peer").is_empty(), MAX_ADDRS)?;
     if vips.is_empty() {
         return Err(UsageError("at least one virtual address is required (e.g. 10.16.1.200)".into()));
     }
@@ -359,6 +374,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         foreground: m.opt_present("F"),
         hook_timeout,
         vips,
+        vips6,
         strict_interval: m.opt_present("strict-interval"),
         magic,
         peers,

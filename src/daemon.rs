@@ -25,6 +25,8 @@ mod recovery;
 mod runfiles;
 /// --track-*: processes, check scripts, other interfaces; their health as the host fault.
 mod tracking;
+/// The IPv6 router beside the IPv4 one (VRRPv3): its adverts, VIPs and Neighbor Advertisements.
+mod v6;
 
 use adverts::Outgoing;
 use mac::set_mac_any;
@@ -147,6 +149,8 @@ pub struct Daemon {
     force_fallback: bool,
     /// --track-*: the trackers and what watches them.
     tracking: tracking::Tracking,
+    /// The IPv6 side, when the address list has IPv6 addresses.
+    v6: Option<v6::V6>,
 }
 
 use rundir::unix_ms;
@@ -234,6 +238,7 @@ impl Daemon {
             }
         };
 
+        let v6 = v6::V6::open(&cfg, ifindex, &mut rtnl, reg)?;
         let now = Instant::now();
         let tracking = tracking::Tracking::new(&cfg.track, now).map_err(io_ctx("rtnetlink (tracked interfaces)"))?;
         if let Some(fd) = tracking.links_fd() {
@@ -250,6 +255,7 @@ impl Daemon {
             now,
         );
         fsm.set_preempt_delay(cfg.preempt_delay);
+        fsm.set_primary6(v6.as_ref().and_then(|v| v.lladdr).map(IpAddr::V6));
         let who =
             Identity { ifname: cfg.ifname.clone(), vrid: cfg.vrid, pid: std::process::id(), members: cfg.members };
         let mut core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));
@@ -294,6 +300,7 @@ impl Daemon {
             recv_buf: vec![0; 4096],
             force_fallback,
             tracking,
+            v6,
             cfg,
         };
         // 2. Record the original MAC before anything can change it.
@@ -376,6 +383,8 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     T_VRRP => self.on_vrrp_readable(),
+                    v6::T_VRRP6 => self.on_vrrp6_readable(),
+                    v6::T_NETLINK6 => self.on_netlink6(),
                     T_NETLINK => {
                         if let Some(exit) = self.on_netlink() {
                             return exit;
@@ -491,6 +500,7 @@ impl Daemon {
                 error!("cannot add virtual address {v}: {e}");
             }
         }
+        self.add_vips6();
         self.since_ms = unix_ms();
         info!("BACKUP -> MASTER: {reason}");
     }
@@ -505,6 +515,7 @@ impl Daemon {
                 error!("cannot remove virtual address {v}: {e}");
             }
         }
+        self.del_vips6();
         if self.mac != self.omac {
             let omac = self.omac;
             self.change_mac(omac);
@@ -515,6 +526,7 @@ impl Daemon {
         if !self.cfg.no_vmac {
             let own = self.own.clone();
             self.send_garps(self.omac, &own);
+            self.send_nas(self.omac, false);
         }
     }
 

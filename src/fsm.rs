@@ -93,6 +93,9 @@ pub struct Vrrp {
     preempt_after: Option<Instant>,
     /// The master we follow has a lower priority: kept only because of the preempt delay.
     followed_lower: bool,
+    /// Our link-local address when the router also advertises over IPv6 (the tie-break of an IPv6
+    /// advert compares with it: addresses of one family only, RFC 5798 §6.4.3).
+    primary6: Option<IpAddr>,
 }
 
 fn secs(d: Duration) -> String {
@@ -102,6 +105,7 @@ fn secs(d: Duration) -> String {
 impl Vrrp {
     pub fn new(p: Params, now: Instant) -> Vrrp {
         Vrrp {
+            primary6: None,
             state: State::Initialize,
             candidate: false,
             why: "starting".into(),
@@ -267,7 +271,7 @@ impl Vrrp {
                     // §6.4.3: a backup-to-be resigned; assert ourselves at once.
                     self.adver_at = Some(now + self.p.adver_int.as_duration());
                     vec![Action::SendAdvert { priority: self.p.priority }]
-                } else if priority > self.p.priority || (priority == self.p.priority && src > self.p.primary) {
+                } else if priority > self.p.priority || (priority == self.p.priority && src > self.ours_like(src)) {
                     self.state = State::Backup;
                     self.candidate = false;
                     self.master_int = adver_int;
@@ -379,6 +383,20 @@ impl Vrrp {
     /// Our primary address changed.
     pub fn set_primary(&mut self, primary: IpAddr) {
         self.p.primary = primary;
+    }
+
+    /// Our address of the other family (IPv6 link-local beside an IPv4 primary), for the tie-break of
+    /// adverts of that family.
+    pub fn set_primary6(&mut self, primary6: Option<IpAddr>) {
+        self.primary6 = primary6;
+    }
+
+    /// Our address of `src`'s family, which an equal-priority advert from `src` is compared with.
+    fn ours_like(&self, src: IpAddr) -> IpAddr {
+        match self.primary6 {
+            Some(p6) if src.is_ipv6() != self.p.primary.is_ipv6() => p6,
+            _ => self.p.primary,
+        }
     }
 
     /// Tells whether another member of the host group has won its election, and whether it won
@@ -549,6 +567,19 @@ mod tests {
         let acts = a.advert(3800, PEER_HIGH, 100);
         assert!(matches!(&acts[0], Action::LeaveMaster { reason } if reason.contains("equal priority")));
         assert_eq!(a.v.state(), State::Backup);
+    }
+
+    #[test]
+    fn an_ipv6_advert_of_equal_priority_is_compared_with_our_ipv6_address() {
+        let ll = |s: &str| IpAddr::V6(s.parse().unwrap());
+        let mut a = Alone::new(100, true);
+        a.v.set_primary6(Some(ll("fe80::5")));
+        a.becomes_master_at(3610);
+        // Any IPv6 address sorts above any IPv4 one: only our own link-local address decides.
+        assert!(a.advert(3700, ll("fe80::4"), 100).is_empty(), "lower link-local loses");
+        assert_eq!(a.v.state(), State::Master);
+        let acts = a.advert(3800, ll("fe80::6"), 100);
+        assert!(matches!(&acts[0], Action::LeaveMaster { reason } if reason.contains("equal priority")));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - [`wire`]: the packet view and the checksum over a caller-supplied pseudo-header (none, IPv4, IPv6).
 //! - [`packet`]: the advert `Repr` of v2 and v3 (parse/emit); [`drops`]: the counted drop kinds.
 //! - [`accept`]: the §7.1 receive checks on the envelope the socket layer reports and on the advert.
-//! - [`arp`]: gratuitous ARP frames, MAC text; [`nd`]: unsolicited Neighbor Advertisement frames (IPv6, not used yet).
+//! - [`arp`]: gratuitous ARP frames, MAC text; [`nd`]: unsolicited Neighbor Advertisement frames.
 //! - [`fsm`]: the §6.4 state machine of one virtual router, with explicit time.
 //! - [`group`]: the host-wide verdict of a `-M` group.
 //! - [`core`]: the router under the verdict: typed inputs to ordered effects.

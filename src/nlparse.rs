@@ -1,9 +1,9 @@
 //! Reading rtnetlink answers and notifications (pure): just the fields vrrpd uses, from links and
-//! IPv4 addresses. Requests are still built with netlink-packet-route; decoding every attribute of
+//! IPv4 and IPv6 addresses. Requests are still built with netlink-packet-route; decoding every attribute of
 //! every link message through it (link kinds, statistics, VF info...) would page in ~150 KiB of
 //! parsing code per process for fields that are thrown away.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
@@ -162,9 +162,79 @@ pub fn addr(payload: &[u8]) -> Option<Addr> {
     Some(Addr { index, addr: local.or(address)?, prefix, label, secondary: flags & IFA_F_SECONDARY != 0 })
 }
 
+const AF_INET6: u8 = 10;
+const IFA_CACHEINFO: u16 = 6;
+const IFA_FLAGS: u16 = 8;
+/// Address flags (linux/if_addr.h).
+pub const IFA_F_NODAD: u32 = 0x02;
+pub const IFA_F_DADFAILED: u32 = 0x08;
+pub const IFA_F_DEPRECATED: u32 = 0x20;
+pub const IFA_F_TENTATIVE: u32 = 0x40;
+
+/// An IPv6 address of an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addr6 {
+    pub index: u32,
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+    /// IFA_FLAGS when present (32 bits), else the header's 8.
+    pub flags: u32,
+    /// Preferred lifetime in seconds (IFA_CACHEINFO; u32::MAX = forever).
+    pub preferred: Option<u32>,
+}
+
+impl Addr6 {
+    /// Usable as a source now: neither tentative nor a failed duplicate.
+    pub fn usable(&self) -> bool {
+        self.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED) == 0
+    }
+}
+
+/// An RTM_NEWADDR / RTM_DELADDR payload of an IPv6 address; `None` for other families.
+pub fn addr6(payload: &[u8]) -> Option<Addr6> {
+    if payload.len() < IFADDRMSG_LEN || payload[0] != AF_INET6 {
+        return None;
+    }
+    let (prefix, mut flags, index) = (payload[1], u32::from(payload[2]), u32_at(payload, 4)?);
+    let (mut local, mut address, mut preferred) = (None, None, None);
+    for (kind, v) in attrs(&payload[IFADDRMSG_LEN..]) {
+        let ip = <[u8; 16]>::try_from(v).ok().map(Ipv6Addr::from);
+        match kind {
+            IFA_LOCAL => local = ip,
+            IFA_ADDRESS => address = ip,
+            IFA_FLAGS => flags = u32_at(v, 0).unwrap_or(flags),
+            IFA_CACHEINFO => preferred = u32_at(v, 0),
+            _ => {}
+        }
+    }
+    Some(Addr6 { index, addr: local.or(address)?, prefix, flags, preferred })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_address_message_flags_and_lifetimes() {
+        let mut p = vec![AF_INET6, 64, 0x40, 0];
+        p.extend_from_slice(&4u32.to_ne_bytes());
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        p.extend(attr(IFA_ADDRESS, &ll.octets()));
+        let a = addr6(&p).unwrap();
+        assert_eq!((a.index, a.addr, a.prefix, a.preferred), (4, ll, 64, None));
+        assert!(!a.usable(), "tentative from the header's flags");
+        let mut ci = Vec::new();
+        for v in [0u32, u32::MAX, 1, 2] {
+            ci.extend_from_slice(&v.to_ne_bytes());
+        }
+        p.extend(attr(IFA_CACHEINFO, &ci));
+        p.extend(attr(IFA_FLAGS, &(IFA_F_NODAD | IFA_F_DEPRECATED).to_ne_bytes()));
+        let a = addr6(&p).unwrap();
+        assert_eq!((a.flags, a.preferred), (IFA_F_NODAD | IFA_F_DEPRECATED, Some(0)));
+        assert!(a.usable());
+        p[0] = AF_INET;
+        assert_eq!(addr6(&p), None);
+    }
 
     fn attr(kind: u16, v: &[u8]) -> Vec<u8> {
         let mut a = Vec::new();

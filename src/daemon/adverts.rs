@@ -68,6 +68,7 @@ impl Daemon {
             peers: &self.cfg.peers,
         };
         let sent = out.send(&self.vsock, self.ifindex, priority);
+        self.send_advert6(priority);
         match sent {
             Ok(()) => {
                 self.counters.sent += 1;

@@ -69,7 +69,8 @@ impl Daemon {
         }
     }
 
-    /// Gratuitous ARP for the VIPs and our own addresses, and 1.15's magic packet (`-I`/`-O`).
+    /// Gratuitous ARP for the VIPs and our own addresses (NAs for the IPv6 ones), and 1.15's magic
+    /// packet (`-I`/`-O`).
     pub(super) fn garp_master(&mut self) {
         let mut addrs = self.vip_addrs.clone();
         addrs.extend(self.own.iter().copied());
@@ -80,6 +81,7 @@ impl Daemon {
             self.mac
         };
         self.send_garps(mac, &addrs);
+        self.send_nas(mac, true);
         if let Some(m) = self.cfg.magic {
             let payload = format!("vrrpd vrid {} master {}\n", self.cfg.vrid, m.from);
             match raw::send_udp_from(&self.cfg.ifname, m.from, m.to, crate::cli::MAGIC_PORT, payload.as_bytes()) {

@@ -11,7 +11,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 
 /// The link notifications of tracked interfaces.
-pub(super) const T_TRACK_LINKS: Token = Token(13);
+pub(super) const T_TRACK_LINKS: Token = Token(15);
 /// The pidfd of tracked process `i` is `Token(T_TRACK_PROC + i)`.
 pub(super) const T_TRACK_PROC: usize = 32;
 /// While a tracked process is missing, /proc is scanned this often for its return.

@@ -1,4 +1,4 @@
-//! rtnetlink: link state and MAC, IPv4 addresses, routes, and link/address events.
+//! rtnetlink: link state and MAC, IPv4 addresses, routes, and link/address events (IPv6: netlink6.rs).
 
 use crate::nlparse;
 use netlink_packet_core::{
@@ -51,7 +51,7 @@ impl Rtnl {
 
     /// Sends one request and gathers the answers (raw messages, header included) until the
     /// acknowledgement, DONE, or an error.
-    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<Vec<u8>>> {
+    pub(super) fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | flags;
@@ -297,7 +297,7 @@ const INDEX_OFFSET: u32 = 16 + 4;
 /// Lets only the notifications about interface `index` reach the socket. On a host with many
 /// interfaces every member hears every other member's MAC and address changes otherwise: N members
 /// changing at once wake each other N² times. BPF loads are big-endian; the index is native.
-fn only_index(fd: RawFd, index: u32) -> io::Result<()> {
+pub(super) fn only_index(fd: RawFd, index: u32) -> io::Result<()> {
     let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     let prog = [
         ins(BPF_LD_W_ABS, 0, 0, INDEX_OFFSET),

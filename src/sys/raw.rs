@@ -196,7 +196,8 @@ impl VrrpSocket {
     }
 }
 
-/// A send-only packet socket (protocol 0: the kernel queues nothing to it) for gratuitous ARP.
+/// A send-only packet socket (protocol 0: the kernel queues nothing to it) for gratuitous ARP and
+/// unsolicited Neighbor Advertisements.
 pub struct FrameSocket {
     fd: OwnedFd,
 }
@@ -214,7 +215,9 @@ impl FrameSocket {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ARP as u16).to_be();
+        // The frame's own EtherType (ARP, or IPv6 for a Neighbor Advertisement).
+        sll.sll_protocol =
+            frame.get(12..14).map_or(libc::ETH_P_ARP as u16, |t| u16::from_be_bytes([t[0], t[1]])).to_be();
         sll.sll_ifindex = ifindex as libc::c_int;
         sll.sll_halen = 6;
         let n = 6.min(frame.len());

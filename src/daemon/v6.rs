@@ -1,0 +1,323 @@
+//! The IPv6 side of a VRRPv3 router (RFC 5798): the same election and schedule as the IPv4 side, one
+//! more advert stream (ff02::12, from our link-local address), the IPv6 VIPs (no DAD, never preferred)
+//! and their unsolicited Neighbor Advertisements; adverts heard here feed the same state machine.
+
+use super::*;
+use crate::accept::Transport;
+use crate::cli::Vip6;
+use crate::cli::v6::is_link_local;
+use crate::nd;
+use crate::nlparse::{Addr6, IFA_F_DEPRECATED, IFA_F_NODAD};
+use crate::sys::netlink6::Events6;
+use crate::sys::raw6::{VRRP_GROUP6, Vrrp6Socket};
+use std::net::Ipv6Addr;
+
+pub(super) const T_VRRP6: Token = Token(13);
+pub(super) const T_NETLINK6: Token = Token(14);
+
+/// The last advert accepted over IPv6 (for atropos).
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // read by INFO (next step)
+pub(crate) struct Heard6 {
+    pub src: Ipv6Addr,
+    pub priority: u8,
+    pub at: Instant,
+}
+
+/// The IPv6 router of this member.
+pub(crate) struct V6 {
+    sock: Vrrp6Socket,
+    events: Events6,
+    /// The configured IPv6 VIPs, link-local first (the advert's order).
+    pub vips: Vec<Vip6>,
+    /// The same, sorted (the receive check's set).
+    sorted: Vec<IpAddr>,
+    /// VIPs the administrator configured himself: never added or removed.
+    pub foreign: Vec<Ipv6Addr>,
+    /// Our own usable link-local address: the source of our adverts and NAs.
+    pub lladdr: Option<Ipv6Addr>,
+    /// The interface's own IPv6 addresses (not VIPs).
+    pub own: Vec<Ipv6Addr>,
+    pub counters: Counters,
+    pub heard: Option<Heard6>,
+    drop_log: Vec<DropLog>,
+    /// A send without a source address was already reported (until one is back).
+    no_source_said: bool,
+    buf: Vec<u8>,
+}
+
+/// Ours, left by a vrrpd that died: added without DAD and with preferred lifetime 0, as only we add them.
+fn looks_ours(a: &Addr6) -> bool {
+    a.flags & IFA_F_NODAD != 0 && (a.preferred == Some(0) || a.flags & IFA_F_DEPRECATED != 0)
+}
+
+/// The source of our adverts: the first usable link-local address that is not a VIP.
+fn lladdr_of(addrs: &[Addr6], vips: &[Vip6]) -> Option<Ipv6Addr> {
+    addrs
+        .iter()
+        .filter(|a| a.usable() && is_link_local(&a.addr))
+        .map(|a| a.addr)
+        .find(|a| !vips.iter().any(|v| v.addr == *a))
+}
+
+impl V6 {
+    /// Opens the IPv6 side when the address list has IPv6 addresses: removes the VIPs a crashed
+    /// predecessor left (recognised by our flags), opens the socket, registers both fds.
+    pub(super) fn open(cfg: &Config, ifindex: u32, rtnl: &mut Rtnl, reg: &mio::Registry) -> Result<Option<V6>, String> {
+        if cfg.vips6.is_empty() {
+            return Ok(None);
+        }
+        let read =
+            |rtnl: &mut Rtnl| rtnl.addrs6(ifindex).map_err(io_ctx(format!("{}: reading IPv6 addresses", cfg.ifname)));
+        let mut addrs = read(rtnl)?;
+        let mut foreign = Vec::new();
+        let mut removed = false;
+        for v in &cfg.vips6 {
+            match addrs.iter().find(|a| a.addr == v.addr) {
+                Some(a) if looks_ours(a) => {
+                    rtnl.del_addr6(ifindex, a.addr, a.prefix).map_err(io_ctx(format!("removing stale address {v}")))?;
+                    warn!("removed stale virtual address {v} left by a previous vrrpd");
+                    removed = true;
+                }
+                Some(_) => {
+                    warn!(
+                        "virtual address {v} is configured on the interface by someone else: vrrpd will neither add nor remove it"
+                    );
+                    foreign.push(v.addr);
+                }
+                None => {}
+            }
+        }
+        if removed {
+            addrs = read(rtnl)?;
+        }
+        let events = Events6::open(ifindex).map_err(io_ctx("rtnetlink IPv6 events"))?;
+        let sock = Vrrp6Socket::open(&cfg.ifname, ifindex)
+            .map_err(io_ctx(format!("{}: opening the IPv6 VRRP socket", cfg.ifname)))?;
+        reg.register(&mut SourceFd(&sock.fd()), T_VRRP6, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        reg.register(&mut SourceFd(&events.fd()), T_NETLINK6, Interest::READABLE).map_err(io_ctx("epoll"))?;
+        let mut sorted: Vec<IpAddr> = cfg.vips6.iter().map(|v| IpAddr::V6(v.addr)).collect();
+        sorted.sort_unstable();
+        let vips = cfg.vips6.clone();
+        let lladdr = lladdr_of(&addrs, &vips);
+        if lladdr.is_none() {
+            warn!(
+                "{} has no usable IPv6 link-local address yet: no IPv6 advert can leave until it has one",
+                cfg.ifname
+            );
+        }
+        let own = addrs.iter().map(|a| a.addr).filter(|a| !vips.iter().any(|v| v.addr == *a)).collect();
+        Ok(Some(V6 {
+            sock,
+            events,
+            vips,
+            sorted,
+            foreign,
+            lladdr,
+            own,
+            counters: Counters::default(),
+            heard: None,
+            drop_log: DropKind::ALL.iter().map(|_| DropLog { last: None, suppressed: 0 }).collect(),
+            no_source_said: false,
+            buf: vec![0; 4096],
+        }))
+    }
+
+    /// The IPv6 VIPs we manage (not the administrator's).
+    fn managed(&self) -> Vec<Vip6> {
+        self.vips.iter().filter(|v| !self.foreign.contains(&v.addr)).copied().collect()
+    }
+}
+
+impl Daemon {
+    /// Our IPv6 advert with `priority`, when the router has IPv6 addresses.
+    pub(super) fn send_advert6(&mut self, priority: u8) {
+        let Some(v6) = self.v6.as_mut() else { return };
+        let Some(src) = v6.lladdr else {
+            if !v6.no_source_said {
+                warn!("cannot send an IPv6 advert: {} has no usable link-local address", self.cfg.ifname);
+                v6.no_source_said = true;
+            }
+            return;
+        };
+        let addrs = v6.vips.iter().map(|v| IpAddr::V6(v.addr)).collect();
+        let adv = Advert::v3(self.cfg.vrid, priority, self.cfg.adver_int, Family::V6, addrs);
+        let bytes = adv.encode_with(Pseudo::V6 { src, dst: VRRP_GROUP6 });
+        match v6.sock.send(src, &bytes) {
+            Ok(()) => v6.counters.sent += 1,
+            Err(e) => warn!("cannot send an IPv6 advert (priority {priority}): {e}"),
+        }
+    }
+
+    /// BACKUP → MASTER: the IPv6 VIPs, without DAD and never preferred as a source.
+    pub(super) fn add_vips6(&mut self) {
+        let Some(v6) = self.v6.as_ref() else { return };
+        for v in v6.managed() {
+            if let Err(e) = self.rtnl.add_addr6(self.ifindex, v.addr, v.prefix) {
+                error!("cannot add virtual address {v}: {e}");
+            }
+        }
+    }
+
+    /// MASTER → BACKUP: the IPv6 VIPs removed.
+    pub(super) fn del_vips6(&mut self) {
+        let Some(v6) = self.v6.as_ref() else { return };
+        for v in v6.managed() {
+            if let Err(e) = self.rtnl.del_addr6(self.ifindex, v.addr, v.prefix) {
+                error!("cannot remove virtual address {v}: {e}");
+            }
+        }
+    }
+
+    /// Unsolicited NAs from `mac`: for the IPv6 VIPs when `vips`, and for our own IPv6 addresses when
+    /// the interface's MAC is not its own (neighbours would keep the old MAC for them).
+    pub(super) fn send_nas(&mut self, mac: [u8; 6], vips: bool) {
+        let Some(v6) = self.v6.as_ref() else { return };
+        let Some(src) = v6.lladdr else { return };
+        let mut targets: Vec<Ipv6Addr> = if vips { v6.vips.iter().map(|v| v.addr).collect() } else { Vec::new() };
+        if mac != self.omac || !vips {
+            targets.extend(v6.own.iter().copied());
+        }
+        for t in targets {
+            if let Err(e) = self.frames.send(self.ifindex, &nd::unsolicited_na(mac, src, t)) {
+                debug!("neighbor advertisement for {t} not sent: {e}");
+            }
+        }
+    }
+
+    /// IPv6 addresses changed: our link-local source, our own addresses, a VIP removed by someone else.
+    pub(super) fn on_netlink6(&mut self) {
+        let Some(v6) = self.v6.as_mut() else { return };
+        match v6.events.drain(self.ifindex) {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(e) => {
+                warn!("rtnetlink IPv6 events: {e}");
+                return;
+            }
+        }
+        let addrs = match self.rtnl.addrs6(self.ifindex) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("cannot read the IPv6 addresses: {e}");
+                return;
+            }
+        };
+        let ll = lladdr_of(&addrs, &v6.vips);
+        if ll != v6.lladdr {
+            match ll {
+                Some(a) => info!("IPv6 advert source is now {a}"),
+                None => {
+                    warn!("{} has no usable IPv6 link-local address left: no IPv6 advert can leave", self.cfg.ifname)
+                }
+            }
+            v6.lladdr = ll;
+            v6.no_source_said = false;
+            self.core.fsm.set_primary6(ll.map(IpAddr::V6));
+        }
+        v6.own = addrs.iter().map(|a| a.addr).filter(|a| !v6.vips.iter().any(|v| v.addr == *a)).collect();
+        if self.core.fsm.state() == State::Master && self.core.fault.is_none() {
+            for v in v6.managed() {
+                if !addrs.iter().any(|a| a.addr == v.addr) {
+                    warn!("virtual address {v} was removed by someone else while MASTER: adding it back");
+                    if let Err(e) = self.rtnl.add_addr6(self.ifindex, v.addr, v.prefix) {
+                        error!("cannot add virtual address {v}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adverts received over IPv6: the §7.1 checks (hop limit 255, checksum over the IPv6
+    /// pseudo-header, the IPv6 address list), then the one state machine.
+    pub(super) fn on_vrrp6_readable(&mut self) {
+        loop {
+            let Some(v6) = self.v6.as_mut() else { return };
+            let env = match v6.sock.recv(&mut v6.buf) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("IPv6 VRRP socket read failed: {e}");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let len = env.len.min(v6.buf.len());
+            let meta =
+                accept::Meta { src: IpAddr::V6(env.src), dst: IpAddr::V6(env.dst), ttl: env.hop_limit.unwrap_or(0) };
+            let parsed = if env.len > v6.buf.len() {
+                Err(DropKind::TrailingBytes)
+            } else {
+                accept::receive(meta, &v6.buf[..len], Version::V3, Family::V6, Transport::Multicast)
+            };
+            let mut own: Vec<IpAddr> = v6.own.iter().map(|&a| a.into()).collect();
+            own.extend(v6.lladdr.map(IpAddr::V6));
+            let expect = Expect {
+                vrid: self.cfg.vrid,
+                version: Version::V3,
+                auth: &self.cfg.auth,
+                adver_int: self.cfg.adver_int,
+                vips: &v6.sorted,
+                own: &own,
+                owner: self.cfg.priority == 255,
+                peers: &[],
+                strict_interval: self.cfg.strict_interval,
+            };
+            let verdict = match parsed {
+                Err(k) => Err((k, None)),
+                Ok(r) => match expect.check(&r) {
+                    Ok(()) => Ok(r),
+                    Err(k) => Err((k, Some(r))),
+                },
+            };
+            match verdict {
+                Ok(r) => self.accept6(now, r),
+                Err((kind, r)) => {
+                    if let Some(r) = r {
+                        self.note_conflict(now, kind, &r);
+                    }
+                    self.count_drop6(now, kind, env.src);
+                }
+            }
+        }
+    }
+
+    fn accept6(&mut self, now: Instant, r: accept::Received) {
+        let IpAddr::V6(src) = r.src else { return };
+        if let Some(v6) = self.v6.as_mut() {
+            v6.counters.received += 1;
+            v6.heard = Some(Heard6 { src, priority: r.advert.priority, at: now });
+        }
+        let int = r.advert.interval;
+        if int != self.cfg.adver_int {
+            self.note_mismatch(now, r.src, int);
+        }
+        let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
+        let effects = self.core.advert(now, r.src, r.advert.priority, int, &siblings);
+        self.apply(now, effects);
+    }
+
+    /// A dropped IPv6 packet: counted by kind on the IPv6 side, logged at most once a second per kind.
+    fn count_drop6(&mut self, now: Instant, kind: DropKind, src: Ipv6Addr) {
+        let Some(v6) = self.v6.as_mut() else { return };
+        v6.counters.drops[kind.index()] += 1;
+        let log = &mut v6.drop_log[kind.index()];
+        if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
+            log.suppressed += 1;
+            return;
+        }
+        let more = if log.suppressed > 0 {
+            format!(" ({} more of this kind since the last report)", log.suppressed)
+        } else {
+            String::new()
+        };
+        log.last = Some(now);
+        log.suppressed = 0;
+        if kind == DropKind::OtherVrid {
+            debug!("dropped an IPv6 packet from {src}: {}{more}", kind.describe());
+        } else {
+            warn!("dropped an IPv6 packet from {src}: {}{more}", kind.describe());
+        }
+    }
+}
