@@ -167,24 +167,30 @@ impl Daemon {
     /// A dropped packet: counted by kind, logged at most once a second per kind (`src` when its
     /// header could be read).
     pub(super) fn count_drop(&mut self, now: Instant, kind: DropKind, src: Option<IpAddr>) {
-        self.counters.drops[kind.index()] += 1;
         let src = src.map_or_else(|| "?".to_string(), |a| a.to_string());
-        let log = &mut self.drop_log[kind.index()];
-        if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
-            log.suppressed += 1;
-            return;
-        }
-        let more = if log.suppressed > 0 {
-            format!(" ({} more of this kind since the last report)", log.suppressed)
-        } else {
-            String::new()
-        };
-        log.last = Some(now);
-        log.suppressed = 0;
-        if kind == DropKind::OtherVrid {
-            debug!("dropped a packet from {src}: {}{more}", kind.describe());
-        } else {
-            warn!("dropped a packet from {src}: {}{more}", kind.describe());
-        }
+        note_drop(&mut self.counters, &mut self.drop_log, now, kind, &format!("a packet from {src}"));
+    }
+}
+
+/// Counts a drop of `kind` and logs it (`what`: "a packet from 192.0.2.9") at most once a second
+/// per kind, with the number left unsaid since; the IPv4 and IPv6 sides each have their own counts.
+pub(super) fn note_drop(counters: &mut Counters, logs: &mut [DropLog], now: Instant, kind: DropKind, what: &str) {
+    counters.drops[kind.index()] += 1;
+    let Some(log) = logs.get_mut(kind.index()) else { return };
+    if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
+        log.suppressed += 1;
+        return;
+    }
+    let more = if log.suppressed > 0 {
+        format!(" ({} more of this kind since the last report)", log.suppressed)
+    } else {
+        String::new()
+    };
+    log.last = Some(now);
+    log.suppressed = 0;
+    if kind == DropKind::OtherVrid {
+        debug!("dropped {what}: {}{more}", kind.describe());
+    } else {
+        warn!("dropped {what}: {}{more}", kind.describe());
     }
 }

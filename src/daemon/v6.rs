@@ -301,23 +301,6 @@ impl Daemon {
     /// A dropped IPv6 packet: counted by kind on the IPv6 side, logged at most once a second per kind.
     fn count_drop6(&mut self, now: Instant, kind: DropKind, src: Ipv6Addr) {
         let Some(v6) = self.v6.as_mut() else { return };
-        v6.counters.drops[kind.index()] += 1;
-        let log = &mut v6.drop_log[kind.index()];
-        if log.last.is_some_and(|t| now.duration_since(t) < DROP_LOG_EVERY) {
-            log.suppressed += 1;
-            return;
-        }
-        let more = if log.suppressed > 0 {
-            format!(" ({} more of this kind since the last report)", log.suppressed)
-        } else {
-            String::new()
-        };
-        log.last = Some(now);
-        log.suppressed = 0;
-        if kind == DropKind::OtherVrid {
-            debug!("dropped an IPv6 packet from {src}: {}{more}", kind.describe());
-        } else {
-            warn!("dropped an IPv6 packet from {src}: {}{more}", kind.describe());
-        }
+        receive::note_drop(&mut v6.counters, &mut v6.drop_log, now, kind, &format!("an IPv6 packet from {src}"));
     }
 }
