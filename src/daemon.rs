@@ -548,9 +548,7 @@ impl Daemon {
         }
         self.hooks.on_timer(now);
         self.host_hooks.on_timer(now);
-        if !self.tracking.trackers.list.is_empty() {
-            self.track_timers(now);
-        }
+        self.track_timers(now);
     }
 
     /// Gives everything back: priority 0 first (when MASTER), then addresses and MAC, then the hook.

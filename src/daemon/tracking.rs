@@ -219,6 +219,10 @@ impl Daemon {
 
     /// Starts the checks that are due, kills those past their timeout, scans /proc for missing processes.
     pub(super) fn track_timers(&mut self, now: Instant) {
+        // Called on every turn of the loop (every advert at 10 ms): nothing to do before the deadline.
+        if self.tracking.deadline().is_none_or(|t| t > now) {
+            return;
+        }
         for i in 0..self.tracking.checks.len() {
             let c = &mut self.tracking.checks[i];
             let Some(r) = c.running.as_mut() else {
