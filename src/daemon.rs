@@ -38,7 +38,7 @@ use crate::cli::{Config, Vip};
 use crate::control::{self, Message, Request};
 use crate::core::{Core, DeferredSave, Effect, GARP_REPEATS, Identity};
 use crate::ctl::{Ctl, Role};
-use crate::fsm::{Params, State, Vrrp};
+use crate::fsm::{self, Params, State, Vrrp};
 use crate::group::Status;
 use crate::hooks::{Hooks, Job};
 use crate::info::{self, Info};
@@ -88,6 +88,13 @@ pub struct Counters {
     pub interval_mismatch: u64,
 }
 
+impl Counters {
+    /// The drop kinds counted above zero.
+    pub fn nonzero(&self) -> Vec<(DropKind, u64)> {
+        DropKind::ALL.iter().map(|k| (*k, self.drops[k.index()])).filter(|(_, n)| *n > 0).collect()
+    }
+}
+
 /// Why the daemon stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -135,6 +142,8 @@ pub struct Daemon {
     /// The pid file recreated after the run dir was removed (the original one is held by main).
     pidfile_again: Option<PidFile>,
     pub counters: Counters,
+    /// The last advert accepted over IPv4 (the fsm's is of either family).
+    heard4: Option<fsm::Heard>,
     mismatch: Option<Mismatch>,
     conflict: Option<Conflict>,
     send_failures: u32,
@@ -289,6 +298,7 @@ impl Daemon {
             peer_heard: vec![None; cfg.peers.len()],
             pidfile_again: None,
             counters: Counters::default(),
+            heard4: None,
             mismatch: None,
             conflict: None,
             send_failures: 0,
@@ -331,7 +341,7 @@ impl Daemon {
 
     pub fn run(&mut self) -> Exit {
         info!(
-            "starting: VRRPv{}, priority {}, advert interval {}{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}",
+            "starting: VRRPv{}, priority {}, advert interval {}{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}{}",
             self.cfg.version.number(),
             self.cfg.priority,
             self.cfg.adver_int,
@@ -341,6 +351,7 @@ impl Daemon {
             fmt_mac(&self.omac),
             if self.cfg.no_vmac { " (-n: kept)" } else { "" },
             self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
+            self.v6.as_ref().map(|v| v.summary()).unwrap_or_default(),
             self.cfg.members.map(|n| format!(", group of {n} (-M)")).unwrap_or_default(),
             if self.core.drained { ", host DRAINED by atropos --backup" } else { "" },
         );

@@ -88,10 +88,44 @@ pub struct Info {
     pub trackers: Vec<crate::track::Tracked>,
     /// The preempt delay still running (ms left).
     pub preempt_left_ms: Option<u64>,
+    /// The IPv6 router of a dual-stack member (VRRPv3); `None` for IPv4 only.
+    pub v6: Option<crate::info6::Router6>,
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// `KEY`, `KEY_prio`, `KEY_ago_ms`: a master heard (shared by both families' fields).
+pub(crate) fn encode_heard(m: Message, key: &str, h: Option<&Heard>) -> Message {
+    m.with(key, opt(h.map(|h| h.src)))
+        .with(&format!("{key}_prio"), opt(h.map(|h| h.priority)))
+        .with(&format!("{key}_ago_ms"), opt(h.map(|h| h.ago_ms)))
+}
+
+pub(crate) fn decode_heard(m: &Message, key: &str) -> Option<Heard> {
+    let some = |k: &str| m.get(k).filter(|v| !v.is_empty() && *v != "-");
+    let src = some(key)?.parse().ok()?;
+    let priority = some(&format!("{key}_prio"))?.parse().ok()?;
+    Some(Heard { src, priority, ago_ms: some(&format!("{key}_ago_ms")).and_then(|v| v.parse().ok()).unwrap_or(0) })
+}
+
+/// `KIND:COUNT,...`: the drop kinds counted above zero.
+pub(crate) fn encode_drops(m: Message, key: &str, drops: &[(DropKind, u64)]) -> Message {
+    m.with(key, drops.iter().map(|(k, n)| format!("{}:{n}", k.name())).collect::<Vec<_>>().join(","))
+}
+
+pub(crate) fn decode_drops(m: &Message, key: &str) -> Result<Vec<(DropKind, u64)>, String> {
+    let bad = || format!("INFO: bad {key}");
+    m.get(key)
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|d| {
+            let (k, n) = d.split_once(':').ok_or_else(bad)?;
+            Ok((DropKind::from_name(k).ok_or_else(bad)?, n.parse().map_err(|_| bad())?))
+        })
+        .collect()
 }
 
 impl Info {
@@ -113,14 +147,10 @@ impl Info {
             .with("vmac", u8::from(self.vmac))
             .with("vips", join(self.vips.iter().map(|v| v.to_string()).collect()))
             .with("link", if self.link_up { "up" } else { "down" })
-            .with("heard", opt(self.heard.as_ref().map(|h| h.src)))
-            .with("heard_prio", opt(self.heard.as_ref().map(|h| h.priority)))
-            .with("heard_ago_ms", opt(self.heard.as_ref().map(|h| h.ago_ms)))
             .with("since", self.since_ms)
             .with("reason", &self.reason)
             .with("sent", self.sent)
             .with("recv", self.received)
-            .with("drops", join(self.drops.iter().map(|(k, n)| format!("{}:{n}", k.name())).collect()))
             .with("members", self.members)
             .with("present", self.present)
             .with("siblings", join(self.siblings.iter().map(|s| s.stem()).collect()))
@@ -138,7 +168,8 @@ impl Info {
             .with("conflict_ago_ms", opt(self.conflict.as_ref().map(|c| c.ago_ms)))
             .with("peers", join(self.peers.iter().map(|p| format!("{}@{}", p.addr, opt(p.ago_ms))).collect()))
             .with("pdelay_ms", opt(self.preempt_left_ms));
-        crate::track::encode(&self.trackers, m)
+        let m = encode_drops(encode_heard(m, "heard", self.heard.as_ref()), "drops", &self.drops);
+        crate::info6::encode(self.v6.as_ref(), crate::track::encode(&self.trackers, m))
     }
 
     /// Decodes an INFO answer; one line naming the first bad field otherwise.
@@ -155,13 +186,7 @@ impl Info {
         let some = |k: &str| m.get(k).filter(|v| !v.is_empty() && *v != "-");
         let mac = |k: &str| get(k).and_then(|v| parse_mac(v).ok_or_else(|| bad(k)));
         let list = |k: &str| m.get(k).unwrap_or("").split(',').filter(|s| !s.is_empty()).map(str::to_string);
-        let heard = match (some("heard").and_then(|v| v.parse().ok()), some("heard_prio").and_then(|v| v.parse().ok()))
-        {
-            (Some(src), Some(priority)) => {
-                Some(Heard { src, priority, ago_ms: some("heard_ago_ms").and_then(|v| v.parse().ok()).unwrap_or(0) })
-            }
-            _ => None,
-        };
+        let heard = decode_heard(m, "heard");
         let mismatch =
             match (some("imm_peer").and_then(|v| v.parse().ok()), some("imm_intcs").and_then(|v| v.parse().ok())) {
                 (Some(peer), Some(cs)) => Some(Mismatch { peer, interval: Interval::from_centis(cs) }),
@@ -205,12 +230,7 @@ impl Info {
             reason: m.get("reason").unwrap_or("").to_string(),
             sent: num("sent")?,
             received: num("recv")?,
-            drops: list("drops")
-                .map(|d| {
-                    let (k, n) = d.split_once(':').ok_or_else(|| bad("drops"))?;
-                    Ok((DropKind::from_name(k).ok_or_else(|| bad("drops"))?, n.parse().map_err(|_| bad("drops"))?))
-                })
-                .collect::<Result<_, String>>()?,
+            drops: decode_drops(m, "drops")?,
             members: num("members")? as u32,
             present: num("present")? as u32,
             siblings: list("siblings").filter_map(|s| MemberId::from_stem(&s)).collect(),
@@ -234,6 +254,7 @@ impl Info {
                 .collect::<Result<_, String>>()?,
             trackers: crate::track::decode(m)?,
             preempt_left_ms: some("pdelay_ms").and_then(|v| v.parse().ok()),
+            v6: crate::info6::decode(m)?,
         })
     }
 }
@@ -287,6 +308,7 @@ mod tests {
                 detail: "no process named haproxy".into(),
             }],
             preempt_left_ms: Some(1500),
+            v6: Some(crate::info6::tests::sample()),
             conflict: Some(Conflict {
                 peer: Ipv4Addr::new(10, 16, 1, 3).into(),
                 priority: 110,
@@ -313,10 +335,11 @@ mod tests {
             peers: vec![],
             trackers: vec![],
             preempt_left_ms: None,
+            v6: None,
             ..sample()
         };
         let back = Info::from_message(&Message::decode(bare.to_message().encode().trim_end()).unwrap()).unwrap();
-        assert_eq!(back.heard, None);
+        assert_eq!((back.heard, back.v6), (None, None));
         assert_eq!((back.fault, back.mismatch, back.conflict), (None, None, None));
         assert!(back.drops.is_empty() && back.siblings.is_empty() && back.peers.is_empty());
     }

@@ -13,7 +13,8 @@
 //! - [`track`]: service trackers (processes, check scripts, other interfaces), fall/rise, the host fault.
 //! - [`hostwide`]: the whole host's transitions and the one member that runs `--host-up`/`--host-down`.
 //! - [`cli`]: the command line to a `Config`.
-//! - [`control`]: the line codec of the control sockets and the sibling STATUS; [`info`]: the INFO record.
+//! - [`control`]: the line codec of the control sockets and the sibling STATUS; [`info`]: the INFO record
+//!   ([`info6`]: its IPv6 router's part).
 //! - [`rundir`]: run-dir names, trust, the state file and its records, the drain file.
 //! - [`nlparse`]: the rtnetlink messages we read.
 //! - [`hooks`]: the -U/-D runner; [`ctl`]: control-socket plumbing.
@@ -35,6 +36,7 @@ pub mod group;
 pub mod hooks;
 pub mod hostwide;
 pub mod info;
+pub mod info6;
 pub mod nd;
 pub mod nlparse;
 pub mod packet;

@@ -247,6 +247,8 @@ pub struct Member {
     /// The MAC in use now.
     pub mac: Option<[u8; 6]>,
     pub vips: Vec<Vip>,
+    /// The IPv6 VIPs (VRRPv3): what a survivor removes from a dead member's interface.
+    pub vips6: Vec<crate::cli::Vip6>,
     /// Expected group size (-M), 0 when alone.
     pub members: u32,
     pub link_up: bool,
@@ -278,7 +280,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tvips6={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -288,6 +290,7 @@ impl Member {
             mac(&self.omac),
             mac(&self.mac),
             vips.join(","),
+            self.vips6.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","),
             self.members,
             if self.link_up { "up" } else { "down" },
             self.adver_int.centis(),
@@ -327,6 +330,13 @@ impl Member {
                         .split(',')
                         .filter(|s| !s.is_empty())
                         .map(|s| crate::cli::parse_vip(s).ok())
+                        .collect::<Option<Vec<_>>>()?
+                }
+                "vips6" => {
+                    m.vips6 = v
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| crate::cli::v6::parse_vip6(s).ok())
                         .collect::<Option<Vec<_>>>()?
                 }
                 "members" => m.members = v.parse().ok()?,
@@ -466,6 +476,10 @@ mod tests {
             vips: vec![
                 Vip { addr: Ipv4Addr::new(10, 0, 0, 1), prefix: 32 },
                 Vip { addr: Ipv4Addr::new(10, 0, 1, 1), prefix: 24 },
+            ],
+            vips6: vec![
+                crate::cli::v6::parse_vip6("fe80::51").unwrap(),
+                crate::cli::v6::parse_vip6("2001:db8::1/64").unwrap(),
             ],
             members: 2,
             link_up: true,

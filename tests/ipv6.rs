@@ -8,6 +8,7 @@ mod common;
 
 use common::ipv6::*;
 use common::pair::{HANG, assert_running};
+use common::unicast::member_json;
 use common::*;
 
 const VRID: u8 = 51;
@@ -60,6 +61,27 @@ fn v6_election_vip_flags_neighbour_and_ping_across_a_sigkill_failover() {
     // The MAC changed in place: the link-local address stays (checked here, the kernel's behaviour
     // the daemon relies on for its advert source).
     assert_eq!(link_local(lab.h(1), A), ll1, "link-local address after the MAC change");
+    // atropos shows each family's router: host 2 heard host 1 over IPv4 and over IPv6.
+    let ll2 = link_local(lab.h(2), A);
+    lab.wait_until(HANG, "host 2's atropos: host 1 heard over both families", || {
+        let j = member_json(&lab, 2, A);
+        let v6 = j.get("ipv6");
+        j.get("master_heard").str() == host_ip(1, 0)
+            && v6.get("master_heard").str() == ll1
+            && v6.get("master_heard_priority").num() == 110.0
+            && v6.get("adverts_received").num() > 0.0
+    });
+    let j = member_json(&lab, 2, A);
+    assert_eq!(j.get("ipv6").get("source").str(), ll2, "host 2's IPv6 advert source");
+    assert_eq!(j.get("ipv6").get("adverts_sent").num(), 0.0, "a BACKUP sends no IPv6 advert");
+    let j1 = member_json(&lab, 1, A);
+    assert!(j1.get("ipv6").get("adverts_sent").num() > 0.0, "host 1 sends IPv6 adverts");
+    let vips: Vec<&str> = j1.get("ipv6").get("virtual_addresses").arr().iter().map(|v| v.str()).collect();
+    assert_eq!(vips, [format!("{VIP6_A}/64")]);
+    let log = p1.log_text();
+    assert!(log.contains(&format!("virtual addresses {VIP_A}/32, IPv6 {VIP6_A}/64 from {ll1}")), "{log}");
+    let (_, text) = atropos_run(&lab.host(1).rundir, &["--state"]);
+    assert!(text.contains(&format!("IPv6: {VIP6_A}/64 from {ll1}, master heard -")), "{text}");
     // Host 2 stays BACKUP while host 1 advertises over both families.
     let c = lab.client(0);
     ping6_ok(&lab, c, VIP6_A, "the client pings the IPv6 VIP (host 1)");

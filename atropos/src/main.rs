@@ -4,6 +4,7 @@
 //! 3 UNKNOWN. The other commands exit 0 on success, 1 when a member did not confirm, 2 on a usage error,
 //! 3 when nothing can be reached.
 
+mod ipv6;
 mod row;
 mod state;
 mod survey;

@@ -4,6 +4,7 @@ use crate::survey::Seen;
 use vrrpd::cli::Vip;
 use vrrpd::fsm::State;
 use vrrpd::info::{Conflict, Heard, Info, Mismatch, Peer};
+use vrrpd::info6::Router6;
 use vrrpd::packet::DropKind;
 use vrrpd::profile::{Interval, Version};
 use vrrpd::rundir::{Member, RecordState};
@@ -64,6 +65,8 @@ pub struct Row {
     /// `--track-*` (from an answer only) and the preempt delay left.
     pub trackers: Vec<vrrpd::track::Tracked>,
     pub preempt_left_ms: Option<u64>,
+    /// The IPv6 router of a dual-stack member (from an answer only).
+    pub v6: Option<Router6>,
     /// Why the row is not a live member's (no answer, dead, bad answer).
     pub problem: Option<String>,
 }
@@ -111,6 +114,7 @@ impl Row {
             peers: i.peers,
             trackers: i.trackers,
             preempt_left_ms: i.preempt_left_ms,
+            v6: i.v6,
             problem: None,
         }
     }
@@ -147,6 +151,7 @@ impl Row {
                 .unwrap_or_default(),
             trackers: Vec::new(),
             preempt_left_ms: None,
+            v6: None,
             problem: Some(if dead { "process is dead".to_string() } else { why.to_string() }),
         }
     }

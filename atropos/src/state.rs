@@ -234,6 +234,9 @@ fn print_table(rows: &[Row]) {
     line(HEADER.to_vec());
     for (t, r) in table.iter().zip(rows) {
         line(t.iter().map(|s| s.as_str()).collect());
+        if let Some(p) = crate::ipv6::line(r) {
+            println!("  {p}");
+        }
         if let Some(p) = peers_line(r) {
             println!("  {p}");
         }
@@ -318,16 +321,22 @@ pub fn member_json(r: &Row) -> Value {
         })),
         "peers": r.peers.iter().map(|p| json!({
             "address": p.addr.to_string(),
-            "heard_ago_s": p.ago_ms.map(|ms| ms as f64 / 1000.0),
+            "heard_ago_s": p.ago_ms.map(secs_ms),
         })).collect::<Vec<_>>(),
         "trackers": crate::trackers::json(r),
-        "preempt_delay_left_s": r.preempt_left_ms.map(|ms| ms as f64 / 1000.0),
+        "preempt_delay_left_s": r.preempt_left_ms.map(secs_ms),
+        "ipv6": crate::ipv6::json(r),
         "problem": r.problem,
     });
     if let (Some(held), Some(obj)) = (&r.held, m.as_object_mut()) {
         obj.insert("held_backup_because".into(), held.clone().into());
     }
     m
+}
+
+/// Milliseconds as a JSON number of seconds.
+pub fn secs_ms(ms: u64) -> f64 {
+    ms as f64 / 1000.0
 }
 
 /// An interval as a JSON number of seconds (`1`, `0.1`), `null` when unknown.
@@ -340,7 +349,7 @@ pub fn secs(i: Option<Interval>) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::row::Shown;
     use crate::survey::Seen;
@@ -352,7 +361,7 @@ mod tests {
     use vrrpd::profile::Version;
     use vrrpd::rundir::{Member, RecordState};
 
-    fn info(state: State, prio: u8) -> Info {
+    pub(crate) fn info(state: State, prio: u8) -> Info {
         Info {
             ifname: "eth0".into(),
             vrid: 51,
@@ -388,11 +397,12 @@ mod tests {
             peers: vec![],
             trackers: vec![],
             preempt_left_ms: None,
+            v6: None,
         }
     }
 
     /// A row made the way atropos makes it: from the answer line the daemon sends.
-    fn live(label: &str, i: &Info) -> Row {
+    pub(crate) fn live(label: &str, i: &Info) -> Row {
         let m = vrrpd::control::Message::decode(i.to_message().encode().trim_end()).unwrap();
         Row::of(&Seen { ifname: label.into(), record: None, answer: Ok(m) })
     }

@@ -67,20 +67,20 @@ impl Daemon {
             src: self.advert_src(),
             peers: &self.cfg.peers,
         };
-        let sent = out.send(&self.vsock, self.ifindex, priority);
-        self.send_advert6(priority);
-        match sent {
-            Ok(()) => {
-                self.counters.sent += 1;
-                self.send_failures = 0;
-            }
-            Err(e) => {
-                warn!("cannot send an advert (priority {priority}): {e}");
+        let sent = out.send(&self.vsock, self.ifindex, priority).map(|()| self.counters.sent += 1);
+        if let Err(e) = &sent {
+            warn!("cannot send an advert (priority {priority}): {e}");
+        }
+        // Either family failing counts: a MASTER must be heard on both.
+        let failed = sent.err().map(|e| format!("cannot send adverts: {e}"));
+        match failed.or(self.send_advert6(priority).err()) {
+            None => self.send_failures = 0,
+            Some(why) => {
                 self.send_failures += 1;
                 // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
                 // resign now (the settle loop hands over with priority 0, as for a link loss).
                 if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
-                    self.set_fault(format!("cannot send adverts: {e}"), true);
+                    self.set_fault(why, true);
                 }
             }
         }

@@ -172,7 +172,7 @@ impl Daemon {
             vmac: !self.cfg.no_vmac,
             vips: self.cfg.vips.clone(),
             link_up: self.core.link_up,
-            heard: self.core.fsm.heard().map(|h| info::Heard {
+            heard: self.heard4.map(|h| info::Heard {
                 src: h.src,
                 priority: h.priority,
                 ago_ms: h.at.elapsed().as_millis() as u64,
@@ -181,7 +181,7 @@ impl Daemon {
             reason: self.reason(),
             sent: self.counters.sent,
             received: self.counters.received,
-            drops: DropKind::ALL.iter().map(|k| (*k, self.counters.drops[k.index()])).filter(|(_, n)| *n > 0).collect(),
+            drops: self.counters.nonzero(),
             members: self.cfg.members.unwrap_or(0),
             present: 1 + siblings.len() as u32,
             siblings: siblings.iter().map(|s| s.id()).collect(),
@@ -198,6 +198,7 @@ impl Daemon {
                 .map(|(a, t)| info::Peer { addr: (*a).into(), ago_ms: t.map(|t| t.elapsed().as_millis() as u64) })
                 .collect(),
             trackers: self.tracking.trackers.list.iter().map(|t| t.view()).collect(),
+            v6: self.v6.as_ref().map(|v| v.view()),
             preempt_left_ms: self.core.fsm.preempt_delay_left(Instant::now()).map(|d| d.as_millis() as u64),
             mismatch: self.live_mismatch().map(|m| info::Mismatch { peer: m.src, interval: m.int }),
             conflict: self.live_conflict().map(|c| info::Conflict {
@@ -301,6 +302,7 @@ impl Daemon {
                 }
             }
         }
+        self.clean_dead_vips6(idx, ifname, &rec.vips6);
         // Only a member that set the MAC gives one back (with -n it never changed it).
         if let (Some(omac), Ok(link), false) = (rec.omac, self.rtnl.link(idx), rec.no_vmac)
             && link.mac != Some(omac)

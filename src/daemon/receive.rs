@@ -90,6 +90,7 @@ impl Daemon {
             match result {
                 Ok(r) => {
                     self.counters.received += 1;
+                    self.heard4 = Some(fsm::Heard { src: r.src, priority: r.advert.priority, at: now });
                     if let Some(i) = peers.iter().position(|p| *p == r.src) {
                         self.peer_heard[i] = Some(now);
                     }

@@ -16,6 +16,7 @@ impl Daemon {
             omac: Some(self.omac),
             mac: Some(self.mac),
             vips: self.cfg.vips.clone(),
+            vips6: self.cfg.vips6.clone(),
             members: self.cfg.members.unwrap_or(0),
             link_up: self.core.link_up,
             version: self.cfg.version,

@@ -15,15 +15,6 @@ use std::net::Ipv6Addr;
 pub(super) const T_VRRP6: Token = Token(13);
 pub(super) const T_NETLINK6: Token = Token(14);
 
-/// The last advert accepted over IPv6 (for atropos).
-#[derive(Clone, Copy, Debug)]
-#[allow(dead_code)] // read by INFO (next step)
-pub(crate) struct Heard6 {
-    pub src: Ipv6Addr,
-    pub priority: u8,
-    pub at: Instant,
-}
-
 /// The IPv6 router of this member.
 pub(crate) struct V6 {
     sock: Vrrp6Socket,
@@ -39,7 +30,8 @@ pub(crate) struct V6 {
     /// The interface's own IPv6 addresses (not VIPs).
     pub own: Vec<Ipv6Addr>,
     pub counters: Counters,
-    pub heard: Option<Heard6>,
+    /// The last advert accepted over IPv6 (for atropos).
+    pub heard: Option<fsm::Heard>,
     drop_log: Vec<DropLog>,
     /// A send without a source address was already reported (until one is back).
     no_source_said: bool,
@@ -123,6 +115,29 @@ impl V6 {
         }))
     }
 
+    /// For the startup line: ", IPv6 fe80::51/128 2001:db8::1/64 from fe80::1".
+    pub(super) fn summary(&self) -> String {
+        let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
+        let from = self.lladdr.map_or_else(|| "no link-local source yet".to_string(), |a| format!("from {a}"));
+        format!(", IPv6 {} {from}", vips.join(" "))
+    }
+
+    /// What atropos shows of the IPv6 router.
+    pub(super) fn view(&self) -> crate::info6::Router6 {
+        crate::info6::Router6 {
+            vips: self.vips.clone(),
+            source: self.lladdr,
+            heard: self.heard.map(|h| info::Heard {
+                src: h.src,
+                priority: h.priority,
+                ago_ms: h.at.elapsed().as_millis() as u64,
+            }),
+            sent: self.counters.sent,
+            received: self.counters.received,
+            drops: self.counters.nonzero(),
+        }
+    }
+
     /// The IPv6 VIPs we manage (not the administrator's).
     fn managed(&self) -> Vec<Vip6> {
         self.vips.iter().filter(|v| !self.foreign.contains(&v.addr)).copied().collect()
@@ -130,22 +145,29 @@ impl V6 {
 }
 
 impl Daemon {
-    /// Our IPv6 advert with `priority`, when the router has IPv6 addresses.
-    pub(super) fn send_advert6(&mut self, priority: u8) {
-        let Some(v6) = self.v6.as_mut() else { return };
+    /// Our IPv6 advert with `priority`, when the router has IPv6 addresses; the reason of a failed send
+    /// (no link-local source yet is not one: it is said once, and the IPv4 adverts go on).
+    pub(super) fn send_advert6(&mut self, priority: u8) -> Result<(), String> {
+        let Some(v6) = self.v6.as_mut() else { return Ok(()) };
         let Some(src) = v6.lladdr else {
             if !v6.no_source_said {
                 warn!("cannot send an IPv6 advert: {} has no usable link-local address", self.cfg.ifname);
                 v6.no_source_said = true;
             }
-            return;
+            return Ok(());
         };
         let addrs = v6.vips.iter().map(|v| IpAddr::V6(v.addr)).collect();
         let adv = Advert::v3(self.cfg.vrid, priority, self.cfg.adver_int, Family::V6, addrs);
         let bytes = adv.encode_with(Pseudo::V6 { src, dst: VRRP_GROUP6 });
         match v6.sock.send(src, &bytes) {
-            Ok(()) => v6.counters.sent += 1,
-            Err(e) => warn!("cannot send an IPv6 advert (priority {priority}): {e}"),
+            Ok(()) => {
+                v6.counters.sent += 1;
+                Ok(())
+            }
+            Err(e) => {
+                warn!("cannot send an IPv6 advert (priority {priority}): {e}");
+                Err(format!("cannot send IPv6 adverts: {e}"))
+            }
         }
     }
 
@@ -165,6 +187,26 @@ impl Daemon {
         for v in v6.managed() {
             if let Err(e) = self.rtnl.del_addr6(self.ifindex, v.addr, v.prefix) {
                 error!("cannot remove virtual address {v}: {e}");
+            }
+        }
+    }
+
+    /// A dead member's IPv6 VIPs on `ifname` (those with our marks: the administrator's stay).
+    pub(super) fn clean_dead_vips6(&mut self, idx: u32, ifname: &str, vips6: &[Vip6]) {
+        if vips6.is_empty() {
+            return;
+        }
+        let addrs = match self.rtnl.addrs6(idx) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("cannot read {ifname}'s IPv6 addresses to clean the dead member's: {e}");
+                return;
+            }
+        };
+        for a in addrs.iter().filter(|a| looks_ours(a) && vips6.iter().any(|v| v.addr == a.addr)) {
+            match self.rtnl.del_addr6(idx, a.addr, a.prefix) {
+                Ok(()) => info!("removed virtual address {}/{} from {ifname} (dead member)", a.addr, a.prefix),
+                Err(e) => warn!("cannot remove {} from {ifname}: {e}", a.addr),
             }
         }
     }
@@ -287,7 +329,7 @@ impl Daemon {
         let IpAddr::V6(src) = r.src else { return };
         if let Some(v6) = self.v6.as_mut() {
             v6.counters.received += 1;
-            v6.heard = Some(Heard6 { src, priority: r.advert.priority, at: now });
+            v6.heard = Some(fsm::Heard { src: IpAddr::V6(src), priority: r.advert.priority, at: now });
         }
         let int = r.advert.interval;
         if int != self.cfg.adver_int {
