@@ -73,6 +73,9 @@ pub struct Config {
     pub peers: Vec<Ipv4Addr>,
     /// `--src ADDR`: the source of unicast adverts (default: the interface's primary address).
     pub src: Option<Ipv4Addr>,
+    /// The IPv6 router's `--peer`s and `--src` (default: our link-local address).
+    pub peers6: Vec<std::net::Ipv6Addr>,
+    pub src6: Option<std::net::Ipv6Addr>,
     /// Warnings about the command line, logged at start (e.g. a password cut to 8 bytes).
     pub warnings: Vec<String>,
     /// `--host-up` / `--host-down`: run once per transition of the whole host, by one member of the group.
@@ -148,7 +151,13 @@ fn options() -> getopts::Options {
     o.optflag("F", "", "stay in the foreground and log to stderr");
     o.optopt("", "hook-timeout", "seconds before a hook script is killed (default 30)", "SECS");
     o.optmulti("", "peer", "unicast adverts to this router instead of multicast (repeatable)", "ADDR");
-    o.optopt("", "src", "source address of unicast adverts (default: the interface's primary address)", "ADDR");
+    o.optmulti(
+        "",
+        "src",
+        "source address of unicast adverts, one per family (default: the interface's primary IPv4 address, its \
+         IPv6 link-local address)",
+        "ADDR",
+    );
     o.optopt("", "vrrp-version", "VRRP version: 2 (RFC 3768, default) or 3 (RFC 5798)", "2|3");
     o.optflag("", "strict-interval", "drop adverts whose interval differs from ours (RFC 3768 to the letter)");
     o.optopt("I", "", "magic packet: on becoming MASTER, send a datagram from this VIP to -O, port 1100", "VIP");
@@ -344,7 +353,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         }
         vips.push(v);
     }
-    let vips6 = v6::finish(vips6, &vips, version, !m.opt_strs("peer").is_empty(), MAX_ADDRS)?;
+    let vips6 = v6::finish(vips6, &vips, version, MAX_ADDRS)?;
     if vips.is_empty() {
         return Err(UsageError("at least one virtual address is required (e.g. 10.16.1.200)".into()));
     }
@@ -353,7 +362,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
     }
     vips.sort();
     let magic = parse_magic(&m, &vips)?;
-    let (peers, src) = unicast::parse(&m, &vips)?;
+    let unicast::Unicast { peers, src, peers6, src6 } = unicast::parse(&m, &vips, &vips6)?;
     let (track, preempt_delay) = track::parse(&m, &ifname)?;
 
     Ok(Command::Run(Box::new(Config {
@@ -379,6 +388,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         magic,
         peers,
         src,
+        peers6,
+        src6,
         warnings,
         host_up_script,
         host_down_script,

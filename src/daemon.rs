@@ -264,7 +264,7 @@ impl Daemon {
             now,
         );
         fsm.set_preempt_delay(cfg.preempt_delay);
-        fsm.set_primary6(v6.as_ref().and_then(|v| v.lladdr).map(IpAddr::V6));
+        fsm.set_primary6(v6.as_ref().and_then(|v| v.source()).map(IpAddr::V6));
         let who =
             Identity { ifname: cfg.ifname.clone(), vrid: cfg.vrid, pid: std::process::id(), members: cfg.members };
         let mut core = Core::new(fsm, who, link.usable(), rundir::drained(&cfg.rundir));

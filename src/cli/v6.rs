@@ -49,24 +49,12 @@ pub fn parse_vip6(s: &str) -> Result<Vip6, UsageError> {
     Ok(Vip6 { addr, prefix })
 }
 
-/// The IPv6 list once every address is read: VRRPv3 only, no `--peer` (IPv6 unicast is not supported
-/// yet), an IPv4 address beside them; sorted with the link-local address first (RFC 5798 §7.1: the
+/// The IPv6 list once every address is read: VRRPv3 only, an IPv4 address beside them; sorted with the link-local address first (RFC 5798 §7.1: the
 /// first address of an IPv6 router is its link-local one), at most one link-local.
-pub fn finish(
-    mut v6: Vec<Vip6>,
-    v4: &[Vip],
-    version: Version,
-    has_peers: bool,
-    max: usize,
-) -> Result<Vec<Vip6>, UsageError> {
+pub fn finish(mut v6: Vec<Vip6>, v4: &[Vip], version: Version, max: usize) -> Result<Vec<Vip6>, UsageError> {
     let Some(first) = v6.first() else { return Ok(v6) };
     if version != Version::V3 {
         return Err(UsageError(format!("{first}: IPv6 virtual addresses need --vrrp-version 3 (VRRPv2 is IPv4 only)")));
-    }
-    if has_peers {
-        return Err(UsageError(format!(
-            "{first}: IPv6 virtual addresses cannot go with --peer (unicast adverts are IPv4 only for now)"
-        )));
     }
     if v4.is_empty() {
         return Err(UsageError(format!(
@@ -116,9 +104,5 @@ mod tests {
         assert!(err(&format!("{v3} 2001:db8::1 2001:db8::1/64")).contains("given twice"));
         assert!(err(&format!("{v3} fe80::1 fe80::2")).contains("at most one link-local"));
         assert!(err("--vrrp-version 3 -i eth0 -v 51 2001:db8::1").contains("IPv6-only"));
-        let peer = "--vrrp-version 3 -n -i eth0 -v 51 --peer 10.0.0.2 10.0.0.1 2001:db8::1";
-        assert!(err(peer).contains("cannot go with --peer"));
-        // IPv6 peers and sources are still refused.
-        assert!(err("--vrrp-version 3 -n -i eth0 -v 51 --peer 2001:db8::2 10.0.0.1").contains("IPv6 peers"));
     }
 }

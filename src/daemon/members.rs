@@ -196,6 +196,7 @@ impl Daemon {
                 .iter()
                 .zip(&self.peer_heard)
                 .map(|(a, t)| info::Peer { addr: (*a).into(), ago_ms: t.map(|t| t.elapsed().as_millis() as u64) })
+                .chain(self.v6.iter().flat_map(|v| v.peer_views()))
                 .collect(),
             trackers: self.tracking.trackers.list.iter().map(|t| t.view()).collect(),
             v6: self.v6.as_ref().map(|v| v.view()),

@@ -1,6 +1,7 @@
 //! The IPv6 side of a VRRPv3 router (RFC 5798): the same election and schedule as the IPv4 side, one
-//! more advert stream (ff02::12, from our link-local address), the IPv6 VIPs (no DAD, never preferred)
-//! and their unsolicited Neighbor Advertisements; adverts heard here feed the same state machine.
+//! more advert stream (ff02::12 from our link-local address, or unicast to the IPv6 `--peer`s), the IPv6
+//! VIPs (no DAD, never preferred) and their unsolicited Neighbor Advertisements; adverts heard here feed
+//! the same state machine.
 
 use super::*;
 use crate::accept::Transport;
@@ -25,8 +26,13 @@ pub(crate) struct V6 {
     sorted: Vec<IpAddr>,
     /// VIPs the administrator configured himself: never added or removed.
     pub foreign: Vec<Ipv6Addr>,
-    /// Our own usable link-local address: the source of our adverts and NAs.
+    /// Our own usable link-local address: the source of our NAs, and of our adverts without `--src`.
     pub lladdr: Option<Ipv6Addr>,
+    /// `--src` of the IPv6 router (checked to be ours at start).
+    src: Option<Ipv6Addr>,
+    /// The IPv6 `--peer`s (empty: multicast) and when each was last heard.
+    pub peers: Vec<Ipv6Addr>,
+    pub peer_heard: Vec<Option<Instant>>,
     /// The interface's own IPv6 addresses (not VIPs).
     pub own: Vec<Ipv6Addr>,
     pub counters: Counters,
@@ -83,8 +89,13 @@ impl V6 {
         if removed {
             addrs = read(rtnl)?;
         }
+        if let Some(src) = cfg.src6
+            && !addrs.iter().any(|a| a.addr == src)
+        {
+            return Err(format!("--src {src}: not an address of {} (give one of its own addresses)", cfg.ifname));
+        }
         let events = Events6::open(ifindex).map_err(io_ctx("rtnetlink IPv6 events"))?;
-        let sock = Vrrp6Socket::open(&cfg.ifname, ifindex)
+        let sock = Vrrp6Socket::open(&cfg.ifname, ifindex, cfg.peers6.is_empty())
             .map_err(io_ctx(format!("{}: opening the IPv6 VRRP socket", cfg.ifname)))?;
         reg.register(&mut SourceFd(&sock.fd()), T_VRRP6, Interest::READABLE).map_err(io_ctx("epoll"))?;
         reg.register(&mut SourceFd(&events.fd()), T_NETLINK6, Interest::READABLE).map_err(io_ctx("epoll"))?;
@@ -106,6 +117,9 @@ impl V6 {
             sorted,
             foreign,
             lladdr,
+            src: cfg.src6,
+            peers: cfg.peers6.clone(),
+            peer_heard: vec![None; cfg.peers6.len()],
             own,
             counters: Counters::default(),
             heard: None,
@@ -115,18 +129,33 @@ impl V6 {
         }))
     }
 
-    /// For the startup line: ", IPv6 fe80::51/128 2001:db8::1/64 from fe80::1".
+    /// The source of our IPv6 adverts: `--src`, or our link-local address.
+    pub(super) fn source(&self) -> Option<Ipv6Addr> {
+        self.src.or(self.lladdr)
+    }
+
+    /// For the startup line: ", IPv6 fe80::51/128 2001:db8::1/64 from fe80::1[, unicast to fe80::2]".
     pub(super) fn summary(&self) -> String {
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
-        let from = self.lladdr.map_or_else(|| "no link-local source yet".to_string(), |a| format!("from {a}"));
-        format!(", IPv6 {} {from}", vips.join(" "))
+        let from = self.source().map_or_else(|| "no link-local source yet".to_string(), |a| format!("from {a}"));
+        let peers: Vec<String> = self.peers.iter().map(|p| p.to_string()).collect();
+        let to = if peers.is_empty() { String::new() } else { format!(", unicast to {}", peers.join(" ")) };
+        format!(", IPv6 {} {from}{to}", vips.join(" "))
+    }
+
+    /// The IPv6 peers for atropos.
+    pub(super) fn peer_views(&self) -> impl Iterator<Item = info::Peer> + '_ {
+        self.peers
+            .iter()
+            .zip(&self.peer_heard)
+            .map(|(a, t)| info::Peer { addr: IpAddr::V6(*a), ago_ms: t.map(|t| t.elapsed().as_millis() as u64) })
     }
 
     /// What atropos shows of the IPv6 router.
     pub(super) fn view(&self) -> crate::info6::Router6 {
         crate::info6::Router6 {
             vips: self.vips.clone(),
-            source: self.lladdr,
+            source: self.source(),
             heard: self.heard.map(|h| info::Heard {
                 src: h.src,
                 priority: h.priority,
@@ -149,7 +178,7 @@ impl Daemon {
     /// (no link-local source yet is not one: it is said once, and the IPv4 adverts go on).
     pub(super) fn send_advert6(&mut self, priority: u8) -> Result<(), String> {
         let Some(v6) = self.v6.as_mut() else { return Ok(()) };
-        let Some(src) = v6.lladdr else {
+        let Some(src) = v6.source() else {
             if !v6.no_source_said {
                 warn!("cannot send an IPv6 advert: {} has no usable link-local address", self.cfg.ifname);
                 v6.no_source_said = true;
@@ -158,17 +187,20 @@ impl Daemon {
         };
         let addrs = v6.vips.iter().map(|v| IpAddr::V6(v.addr)).collect();
         let adv = Advert::v3(self.cfg.vrid, priority, self.cfg.adver_int, Family::V6, addrs);
-        let bytes = adv.encode_with(Pseudo::V6 { src, dst: VRRP_GROUP6 });
-        match v6.sock.send(src, &bytes) {
-            Ok(()) => {
-                v6.counters.sent += 1;
-                Ok(())
-            }
-            Err(e) => {
-                warn!("cannot send an IPv6 advert (priority {priority}): {e}");
-                Err(format!("cannot send IPv6 adverts: {e}"))
+        // Multicast, or one copy per peer (the checksum covers the destination).
+        let group = [VRRP_GROUP6];
+        let dsts = if v6.peers.is_empty() { &group[..] } else { &v6.peers[..] };
+        let mut failed = None;
+        for &dst in dsts {
+            match v6.sock.send(src, dst, &adv.encode_with(Pseudo::V6 { src, dst })) {
+                Ok(()) => v6.counters.sent += 1,
+                Err(e) => {
+                    warn!("cannot send an IPv6 advert to {dst} (priority {priority}): {e}");
+                    failed = Some(format!("cannot send IPv6 adverts: {e}"));
+                }
             }
         }
+        failed.map_or(Ok(()), Err)
     }
 
     /// BACKUP → MASTER: the IPv6 VIPs, without DAD and never preferred as a source.
@@ -255,7 +287,7 @@ impl Daemon {
             }
             v6.lladdr = ll;
             v6.no_source_said = false;
-            self.core.fsm.set_primary6(ll.map(IpAddr::V6));
+            self.core.fsm.set_primary6(v6.source().map(IpAddr::V6));
         }
         v6.own = addrs.iter().map(|a| a.addr).filter(|a| !v6.vips.iter().any(|v| v.addr == *a)).collect();
         if self.core.fsm.state() == State::Master && self.core.fault.is_none() {
@@ -288,13 +320,15 @@ impl Daemon {
             let len = env.len.min(v6.buf.len());
             let meta =
                 accept::Meta { src: IpAddr::V6(env.src), dst: IpAddr::V6(env.dst), ttl: env.hop_limit.unwrap_or(0) };
+            let transport = if v6.peers.is_empty() { Transport::Multicast } else { Transport::Unicast };
             let parsed = if env.len > v6.buf.len() {
                 Err(DropKind::TrailingBytes)
             } else {
-                accept::receive(meta, &v6.buf[..len], Version::V3, Family::V6, Transport::Multicast)
+                accept::receive(meta, &v6.buf[..len], Version::V3, Family::V6, transport)
             };
             let mut own: Vec<IpAddr> = v6.own.iter().map(|&a| a.into()).collect();
             own.extend(v6.lladdr.map(IpAddr::V6));
+            let peers: Vec<IpAddr> = v6.peers.iter().map(|&a| a.into()).collect();
             let expect = Expect {
                 vrid: self.cfg.vrid,
                 version: Version::V3,
@@ -303,7 +337,7 @@ impl Daemon {
                 vips: &v6.sorted,
                 own: &own,
                 owner: self.cfg.priority == 255,
-                peers: &[],
+                peers: &peers,
                 strict_interval: self.cfg.strict_interval,
             };
             let verdict = match parsed {
@@ -329,6 +363,9 @@ impl Daemon {
         let IpAddr::V6(src) = r.src else { return };
         if let Some(v6) = self.v6.as_mut() {
             v6.counters.received += 1;
+            if let Some(i) = v6.peers.iter().position(|p| *p == src) {
+                v6.peer_heard[i] = Some(now);
+            }
             v6.heard = Some(fsm::Heard { src: IpAddr::V6(src), priority: r.advert.priority, at: now });
         }
         let int = r.advert.interval;

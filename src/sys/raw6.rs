@@ -1,5 +1,6 @@
-//! The IPv6 VRRP socket (protocol 112 over AF_INET6): ff02::12 joined on one interface, hop limit 255,
-//! no loopback, and the hop limit and destination of each received advert (RFC 5798 §7.1).
+//! The IPv6 VRRP socket (protocol 112 over AF_INET6): ff02::12 joined on one interface (or, with unicast
+//! peers, not), hop limit 255, no loopback, and the hop limit and destination of each received advert
+//! (RFC 5798 §7.1).
 
 use crate::packet::IPPROTO_VRRP;
 use std::ffi::CString;
@@ -54,7 +55,8 @@ pub struct Vrrp6Socket {
 }
 
 impl Vrrp6Socket {
-    pub fn open(ifname: &str, ifindex: u32) -> io::Result<Vrrp6Socket> {
+    /// `multicast`: join ff02::12 (without, only adverts sent to our own addresses arrive: `--peer`).
+    pub fn open(ifname: &str, ifindex: u32, multicast: bool) -> io::Result<Vrrp6Socket> {
         // SAFETY: plain socket(2); the fd is owned at once.
         let raw = check(unsafe {
             libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, IPPROTO_VRRP.into())
@@ -84,8 +86,10 @@ impl Vrrp6Socket {
         if setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &RECV_BUFFER).is_err() {
             let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &RECV_BUFFER);
         }
-        let mreq = libc::ipv6_mreq { ipv6mr_multiaddr: in6(VRRP_GROUP6), ipv6mr_interface: ifindex };
-        setsockopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+        if multicast {
+            let mreq = libc::ipv6_mreq { ipv6mr_multiaddr: in6(VRRP_GROUP6), ipv6mr_interface: ifindex };
+            setsockopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+        }
         Ok(Vrrp6Socket { fd, ifindex })
     }
 
@@ -93,9 +97,9 @@ impl Vrrp6Socket {
         self.fd.as_raw_fd()
     }
 
-    /// One advert to ff02::12 from `src` (our link-local address, IPV6_PKTINFO: ours to choose).
-    pub fn send(&self, src: Ipv6Addr, payload: &[u8]) -> io::Result<()> {
-        let mut to = sockaddr6(VRRP_GROUP6, self.ifindex);
+    /// One advert to `dst` (ff02::12 or a peer) from `src` (IPV6_PKTINFO: ours to choose).
+    pub fn send(&self, src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> io::Result<()> {
+        let mut to = sockaddr6(dst, self.ifindex);
         let info = libc::in6_pktinfo { ipi6_addr: in6(src), ipi6_ifindex: self.ifindex };
         let mut control = [0u64; 8];
         let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut libc::c_void, iov_len: payload.len() };

@@ -38,6 +38,27 @@ pub fn drop_vrrp_multicast(lab: &Lab) {
     );
 }
 
+/// Adds to [`drop_vrrp_multicast`]'s chain a rule dropping IPv6 VRRP multicast (ff02::12, next header
+/// 112); [`multicast6_dropped`] reads its counter.
+pub fn drop_vrrp6_multicast(lab: &Lab) {
+    let rule = ["ip6", "daddr", "ff02::12", "ip6", "nexthdr", "112", "counter", "drop"];
+    let mut argv = vec!["nft", "add", "rule", "bridge", TABLE, "novrrp"];
+    argv.extend(rule);
+    exec_args(&lab.switch, &argv);
+}
+
+/// How many IPv6 frames the rule of [`drop_vrrp6_multicast`] dropped so far.
+pub fn multicast6_dropped(lab: &Lab) -> u64 {
+    let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);
+    let line = out.lines().find(|l| l.contains("ff02::12")).unwrap_or_else(|| panic!("no IPv6 rule:\n{out}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "packets")
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or_else(|| panic!("no counter in the IPv6 rule:\n{out}"))
+}
+
 /// How many frames the rule of [`drop_vrrp_multicast`] dropped so far.
 pub fn multicast_dropped(lab: &Lab) -> u64 {
     let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);

@@ -1,0 +1,138 @@
+//! IPv6 unicast peers (issues 13 and 14) on a real kernel: a dual-stack pair with `--peer` of both
+//! families where the switch drops VRRP multicast of both families; election, SIGKILL failover, per-peer
+//! heard times in atropos, strangers counted.
+//
+// Run as root: `cargo test --test ipv6_unicast -- --test-threads=1`.
+
+mod common;
+
+use common::ipv6::*;
+use common::pair::assert_running;
+use common::unicast::*;
+use common::*;
+use std::time::Duration;
+
+const VRID: u8 = 51;
+const A: &str = "eth0";
+const HANG: Duration = Duration::from_secs(20);
+
+fn skip() -> bool {
+    skip_unless_root() || skip_unless_installed("nft", "--version")
+}
+
+/// Host `n` holds both families' VIPs (with `-n`, on its own MAC).
+fn owns_both(lab: &Lab, n: usize) -> bool {
+    has_ip(lab.h(n), A, VIP_A) && has_ip6(lab.h(n), A, VIP6_A)
+}
+
+fn holds_neither(lab: &Lab, n: usize) -> bool {
+    !has_ip(lab.h(n), A, VIP_A) && !has_ip6(lab.h(n), A, VIP6_A)
+}
+
+/// Host `n`, priority `prio`, unicast to `peer` over IPv4 and to `peer6` over IPv6.
+fn dual(lab: &Lab, n: usize, prio: u8, peer: usize, peer6: &str, extra: &str) -> Proc {
+    lab.vrrpd(
+        n,
+        &format!(
+            "--vrrp-version 3 -d 0.1 -n -i {A} -v {VRID} -p {prio} --peer {} --peer {peer6}{extra} {VIP_A} {VIP6_A}/64",
+            host_ip(peer, 0)
+        ),
+    )
+}
+
+/// (address, seconds since heard) of the peers in host `n`'s atropos --json.
+fn heard(lab: &Lab, n: usize) -> Vec<(String, Option<f64>)> {
+    peers_seen(lab, n, A)
+}
+
+#[test]
+fn dual_stack_unicast_pair_elects_over_both_families_and_fails_over_on_sigkill() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("v6uni", 2, 1);
+    add_ipv6(&lab);
+    drop_vrrp_multicast(&lab);
+    drop_vrrp6_multicast(&lab);
+    let ll1 = link_local(lab.h(1), A);
+    // The control: a multicast dual-stack router's IPv6 adverts are dropped by the switch.
+    let m = lab.vrrpd(1, &format!("--vrrp-version 3 -d 0.1 -i {A} -v {VRID} {VIP_A} {VIP6_A}/64"));
+    lab.wait_until(HANG, "the switch drops IPv6 VRRP multicast", || {
+        assert_running(std::slice::from_ref(&m));
+        multicast6_dropped(&lab) > 0
+    });
+    m.stop(Duration::from_secs(5));
+    lab.wait_until(HANG, "host 1 gave its VIPs back", || holds_neither(&lab, 1));
+    let before6 = multicast6_dropped(&lab);
+
+    // Host 2 (100) unicasts from its global address (--src) to host 1's link-local, host 1 (110) from
+    // its link-local (the default) to host 2's global address.
+    let g2 = host_ip6(2, 0);
+    let p1 = dual(&lab, 1, 110, 2, &g2, "");
+    lab.wait_until(HANG, "host 1 alone MASTER of both families", || {
+        assert_running(std::slice::from_ref(&p1));
+        owns_both(&lab, 1) && lab.live_state(1, A, VRID, &p1).as_deref() == Some("MASTER")
+    });
+    let p2 = dual(&lab, 2, 100, 1, &ll1, &format!(" --src {g2}"));
+    lab.wait_until(HANG, "host 2 BACKUP, hearing host 1 on both peers", || {
+        assert_running(&[p1.clone(), p2.clone()]);
+        // atropos only once the member has its state line.
+        lab.live_state(2, A, VRID, &p2).as_deref() == Some("BACKUP")
+            && holds_neither(&lab, 2)
+            && heard(&lab, 2).iter().filter(|(_, ago)| ago.is_some()).count() == 2
+    });
+    let h = heard(&lab, 2);
+    assert_eq!(h.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(), [host_ip(1, 0), ll1.clone()]);
+    let j2 = member_json(&lab, 2, A);
+    assert_eq!(j2.get("ipv6").get("master_heard").str(), ll1, "host 1's IPv6 adverts come from its link-local");
+    assert_eq!(j2.get("ipv6").get("source").str(), g2, "host 2's --src");
+    assert!(member_json(&lab, 1, A).get("ipv6").get("adverts_sent").num() > 0.0);
+    assert_eq!(j2.get("dropped"), &common::json::Json::Obj(vec![]), "host 2 dropped nothing over IPv4");
+    assert_eq!(j2.get("ipv6").get("dropped"), &common::json::Json::Obj(vec![]), "nor over IPv6");
+    assert_eq!(multicast6_dropped(&lab), before6, "a unicast router sends no IPv6 multicast advert");
+    assert!(p1.log_text().contains(&format!("unicast to {g2}")), "{}", p1.log_text());
+
+    // Host 1 dies: host 2 takes both families over.
+    p1.kill9();
+    lab.wait_until(HANG, "host 2 MASTER of both families after host 1's SIGKILL", || {
+        assert_running(std::slice::from_ref(&p2));
+        owns_both(&lab, 2) && lab.live_state(2, A, VRID, &p2).as_deref() == Some("MASTER")
+    });
+    ping6_ok(&lab, lab.client(0), VIP6_A, "the client pings the IPv6 VIP on host 2");
+}
+
+#[test]
+fn a_stranger_over_ipv6_is_not_a_peer_and_is_counted() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("v6unistr", 3, 1);
+    add_ipv6(&lab);
+    let ll3 = link_local(lab.h(3), A);
+    // Hosts 1 and 2 are peers; host 3 multicasts with a higher priority, over both families.
+    let p1 = dual(&lab, 1, 110, 2, &link_local(lab.h(2), A), "");
+    let p2 = dual(&lab, 2, 100, 1, &link_local(lab.h(1), A), "");
+    lab.wait_until(HANG, "host 1 MASTER, host 2 BACKUP", || {
+        assert_running(&[p1.clone(), p2.clone()]);
+        owns_both(&lab, 1)
+            && lab.live_state(1, A, VRID, &p1).as_deref() == Some("MASTER")
+            && lab.live_state(2, A, VRID, &p2).as_deref() == Some("BACKUP")
+    });
+    // The stranger unicasts valid higher-priority adverts of both families to host 1's addresses.
+    let p3 = dual(&lab, 3, 200, 1, &host_ip6(1, 0), "");
+    let unknown6 = |n: usize| {
+        let d = member_json(&lab, n, A).get("ipv6").get("dropped").clone();
+        match d {
+            common::json::Json::Obj(v) => v.iter().find(|(k, _)| k == "unknown_peer").map_or(0.0, |(_, c)| c.num()),
+            other => panic!("dropped: {other:?}"),
+        }
+    };
+    lab.wait_until(HANG, "host 1 counts the stranger's IPv6 adverts as unknown_peer", || {
+        assert_running(&[p1.clone(), p2.clone(), p3.clone()]);
+        unknown6(1) >= 3.0 && dropped(&lab, 1, A, "unknown_peer") >= 3
+    });
+    assert_eq!(lab.live_state(1, A, VRID, &p1).as_deref(), Some("MASTER"), "the stranger changed nothing");
+    assert!(owns_both(&lab, 1));
+    let log = p1.log_text();
+    assert!(log.contains(&format!("dropped an IPv6 packet from {ll3}")), "{log}");
+}
