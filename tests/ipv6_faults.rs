@@ -167,7 +167,6 @@ fn v6_group_sigkill_of_a_member_hands_both_families_of_both_lans_to_host_2() {
 }
 
 #[test]
-#[ignore = "waits for the state file's IPv6 list"]
 fn v6_group_sigkill_survivor_removes_the_dead_members_ipv6_vip() {
     if skip_unless_root() {
         return;

@@ -1,7 +1,8 @@
 //! Hostile IPv6 LAN: a third machine (the client namespace) sends a running dual-stack VRRPv3 pair
 //! malformed IPv6 adverts of higher priority (hop limit not 255, bad checksum, VRRPv2 or another
-//! version over IPv6, truncated, another vrid): the master keeps both families and each drop is
-//! logged by its kind; a valid one from the same injector takes the master down (the control).
+//! version over IPv6, truncated, another vrid): the master keeps both families, and each drop is
+//! counted by its kind on the IPv6 side (INFO `drops6`, `atropos --json` "ipv6") and logged; a valid
+//! one from the same injector takes the master down (the control).
 //!
 //! Packets are built by `common::inject6` (raw IPv6 socket, our own checksum). Run as root:
 //! `cargo test --test ipv6_hostile -- --test-threads=1`.
@@ -10,7 +11,9 @@ mod common;
 
 use common::inject6::*;
 use common::ipv6::*;
+use common::json::Json;
 use common::pair::{HANG, assert_running};
+use common::unicast::member_json;
 use common::*;
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -21,6 +24,9 @@ use vrrpd::wire::Pseudo;
 
 const VRID: u8 = 51;
 const A: &str = "eth0";
+
+/// The packets of one hostile kind, sent in turn: (hop limit, VRRP message).
+type Sends = Vec<(u8, Vec<u8>)>;
 
 fn vip6() -> Ipv6Addr {
     VIP6_A.parse().unwrap()
@@ -102,6 +108,13 @@ fn info_counts(info: &BTreeMap<String, String>, key: &str) -> Option<BTreeMap<St
     )
 }
 
+/// Host `n`'s INFO answer and its IPv6 drop counts (`drops6`, required).
+fn info6(lab: &Lab, n: usize) -> (BTreeMap<String, String>, BTreeMap<String, u64>) {
+    let info = lab.vrrpd_info(n, A, VRID).unwrap_or_else(|| panic!("host {n}: no INFO answer"));
+    let d6 = info_counts(&info, "drops6").unwrap_or_else(|| panic!("host {n}: no drops6 in INFO {info:?}"));
+    (info, d6)
+}
+
 #[test]
 fn v6_hostile_kinds_of_higher_priority_are_dropped_by_kind_and_the_master_keeps_both_families() {
     if skip_unless_root() {
@@ -124,7 +137,7 @@ fn v6_hostile_kinds_of_higher_priority_are_dropped_by_kind_and_the_master_keeps_
         f(&mut b);
         b
     };
-    let kinds: Vec<(DropKind, Vec<(u8, Vec<u8>)>)> = vec![
+    let kinds: Vec<(DropKind, Sends)> = vec![
         (DropKind::Ttl, vec![(1, good.clone()), (64, good.clone()), (254, good.clone())]),
         (DropKind::Checksum, vec![(255, with(&|b| b[7] ^= 0x5a)), (255, with(&|b| b[18] ^= 1))]),
         (DropKind::V2OnV3, vec![(255, advert_v2(VRID, 254, 1, &[vip6()]))]),
@@ -183,14 +196,24 @@ fn v6_hostile_kinds_of_higher_priority_are_dropped_by_kind_and_the_master_keeps_
             }
         }
         assert!(!log.contains("panicked"), "host {n} panicked:\n{log}");
-        let info = lab.vrrpd_info(n, A, VRID).unwrap_or_else(|| panic!("host {n}: no INFO answer"));
+        // The IPv6 router's own counters (INFO drops6): exactly what was sent, kind by kind.
+        let mut d6 = BTreeMap::new();
+        lab.wait_until(HANG, &format!("host {n}: INFO drops6 to count every packet sent"), || {
+            d6 = info6(&lab, n).1;
+            sent.iter().all(|(k, v)| d6.get(k).is_some_and(|c| c >= v))
+        });
+        assert_eq!(d6, sent, "host {n}: drops6 in INFO differs from what was sent");
+        let (info, _) = info6(&lab, n);
         // The IPv6 packets are not the IPv4 router's: its counters stay empty.
         assert_eq!(info_counts(&info, "drops"), Some(BTreeMap::new()), "host {n}: IPv4 drops {info:?}");
-        // The IPv6 router's own counters, once INFO shows them ("drops6"): exactly what was sent.
-        match info_counts(&info, "drops6") {
-            Some(d6) => assert_eq!(d6, sent, "host {n}: drops6 in INFO differs from what was sent"),
-            None => println!("host {n}: INFO has no drops6 field yet (counts checked through the log only)"),
-        }
+        // atropos --json shows the same under "ipv6".
+        let j = member_json(&lab, n, A);
+        let shown: BTreeMap<String, u64> = match j.get("ipv6").get("dropped") {
+            Json::Obj(v) => v.iter().map(|(k, c)| (k.clone(), c.num() as u64)).collect(),
+            other => panic!("host {n}: ipv6.dropped is not an object: {other:?}"),
+        };
+        assert_eq!(shown, sent, "host {n}: atropos --json ipv6.dropped");
+        assert_eq!(j.get("dropped"), &Json::Obj(Vec::new()), "host {n}: IPv4 drops in atropos --json");
     }
 }
 
@@ -216,6 +239,16 @@ fn v6_valid_higher_priority_advert_from_the_injector_takes_the_master_down() {
     hold_for(Duration::from_secs(2), "both hosts BACKUP, neither holding a VIP, while the injector advertises", || {
         inj.send(255, &good);
         nobody(&lab)
+    });
+    // Host 1's IPv6 router heard the injector and counted its adverts as received, not dropped.
+    lab.wait_until(HANG, "host 1's INFO: the injector heard over IPv6 at priority 254", || {
+        inj.send(255, &good);
+        let (info, d6) = info6(&lab, 1);
+        let recv6: u64 = info.get("recv6").and_then(|v| v.parse().ok()).unwrap_or(0);
+        info.get("heard6") == Some(&inj.src.to_string())
+            && info.get("heard6_prio").map(String::as_str) == Some("254")
+            && recv6 > 0
+            && d6.is_empty()
     });
     let why = format!("MASTER -> BACKUP: higher priority master {} (priority 254 > 110)", inj.src);
     assert!(p1.log_text().contains(&why), "host 1's log lacks {why:?}:\n{}", p1.log_text());
