@@ -18,6 +18,7 @@
 //! a successful test unless `VRRPD_LAB_KEEP=1`.
 #![allow(dead_code)]
 pub mod inject;
+pub mod inject6;
 pub mod ipv6;
 pub mod json;
 pub mod keepalived;
