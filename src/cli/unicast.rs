@@ -108,7 +108,7 @@ mod tests {
         let c = run("-i eth0 -v 51 -n --peer 10.0.0.2 --peer 10.0.0.3 --src 10.0.0.1 10.0.0.100");
         assert_eq!(c.peers, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
         assert_eq!(c.src, Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(run("-i eth0 -v 51 10.0.0.100").unicast.peers.is_empty());
+        assert!(run("-i eth0 -v 51 10.0.0.100").peers.is_empty());
         assert!(err("-i eth0 -v 51 --peer 10.0.0.100 10.0.0.100").contains("virtual addresses"));
         assert!(err("-i eth0 -v 51 --peer 10.0.0.2 --peer 10.0.0.2 10.0.0.100").contains("twice"));
         assert!(err("-i eth0 -v 51 --peer 224.0.0.18 10.0.0.100").contains("unicast"));
