@@ -353,8 +353,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, UsageError> {
         }
         vips.push(v);
     }
-    let vips6 = v6::finish(vips6, &vips, version, MAX_ADDRS)?;
-    if vips.is_empty() {
+    let vips6 = v6::finish(vips6, version, MAX_ADDRS)?;
+    if vips.is_empty() && vips6.is_empty() {
         return Err(UsageError("at least one virtual address is required (e.g. 10.16.1.200)".into()));
     }
     if vips.len() > MAX_ADDRS {

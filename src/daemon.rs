@@ -197,7 +197,9 @@ impl Daemon {
         let id = MemberId::new(&cfg.ifname, cfg.vrid);
         let recovery::Recovered { omac, addrs } =
             recovery::recover(&cfg, &id, ifindex, &mut rtnl, link.mac, &label, force_fallback)?;
+        // An IPv6-only router (VRRPv3) needs no IPv4 address: its IPv4 side sends nothing.
         let primary = primary_of(&addrs, &vip_addrs)
+            .or_else(|| cfg.vips.is_empty().then_some(Ipv4Addr::UNSPECIFIED))
             .ok_or_else(|| format!("{}: the interface has no IPv4 address", cfg.ifname))?;
         let own: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| !vip_addrs.contains(a)).collect();
         let foreign_vips: Vec<Ipv4Addr> = addrs.iter().map(|a| a.addr).filter(|a| vip_addrs.contains(a)).collect();
@@ -213,7 +215,8 @@ impl Daemon {
         {
             return Err(format!("--src {src}: not an address of {} (give one of its own addresses)", cfg.ifname));
         }
-        let vsock = VrrpSocket::open(&cfg.ifname, ifindex, primary, cfg.peers.is_empty())
+        let v4_multicast = cfg.peers.is_empty() && !cfg.vips.is_empty();
+        let vsock = VrrpSocket::open(&cfg.ifname, ifindex, primary, v4_multicast)
             .map_err(io_ctx(format!("{}: opening the VRRP socket", cfg.ifname)))?;
         let frames = FrameSocket::open().map_err(io_ctx("opening the packet socket"))?;
         let poll = Poll::new().map_err(io_ctx("epoll"))?;
@@ -347,10 +350,14 @@ impl Daemon {
             self.cfg.adver_int,
             if self.cfg.strict_interval { " (strict)" } else { "" },
             if self.cfg.preempt { "on" } else { "off" },
-            self.primary,
+            if self.cfg.vips.is_empty() { "none (IPv6 only)".to_string() } else { self.primary.to_string() },
             fmt_mac(&self.omac),
             if self.cfg.no_vmac { " (-n: kept)" } else { "" },
-            self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "),
+            if self.cfg.vips.is_empty() {
+                "none".to_string()
+            } else {
+                self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+            },
             self.v6.as_ref().map(|v| v.summary()).unwrap_or_default(),
             self.cfg.members.map(|n| format!(", group of {n} (-M)")).unwrap_or_default(),
             if self.core.drained { ", host DRAINED by atropos --backup" } else { "" },

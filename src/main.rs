@@ -26,7 +26,8 @@ fn validate(cfg: &Config) -> Result<u32, String> {
     let ifindex = raw::ifindex(&cfg.ifname).ok_or_else(|| format!("-i {}: no such network interface", cfg.ifname))?;
     let mut rtnl = Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let addrs = rtnl.addrs(ifindex).map_err(|e| format!("-i {}: cannot read its addresses: {e}", cfg.ifname))?;
-    if daemon::primary_of(&addrs, &cfg.vip_addrs()).is_none() {
+    // An IPv6-only router needs no IPv4 address (its link-local one is checked at run time).
+    if !cfg.vips.is_empty() && daemon::primary_of(&addrs, &cfg.vip_addrs()).is_none() {
         return Err(format!(
             "-i {}: the interface has no IPv4 address of its own (VRRP adverts need a source address)",
             cfg.ifname

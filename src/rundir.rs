@@ -261,6 +261,8 @@ pub struct Member {
     /// `--peer` and `--src`: where a survivor sends the dead member's priority 0 (empty: the group).
     pub peers: Vec<Ipv4Addr>,
     pub src: Option<Ipv4Addr>,
+    /// The IPv6 router's `--peer`s (empty: ff02::12).
+    pub peers6: Vec<std::net::Ipv6Addr>,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
@@ -280,7 +282,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tvips6={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tvips6={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\tpeers6={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -300,6 +302,7 @@ impl Member {
             self.version.number(),
             self.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
             self.src.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            self.peers6.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
             clean(&self.reason),
         )
     }
@@ -350,6 +353,9 @@ impl Member {
                 "novmac" => m.no_vmac = v == "1",
                 "peers" => {
                     m.peers = v.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect::<Option<_>>()?
+                }
+                "peers6" => {
+                    m.peers6 = v.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect::<Option<_>>()?
                 }
                 "src" if v == "-" => m.src = None,
                 "src" => m.src = Some(v.parse().ok()?),
@@ -487,6 +493,7 @@ mod tests {
             version: Version::V3,
             peers: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
             src: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            peers6: vec!["fe80::2".parse().unwrap()],
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),

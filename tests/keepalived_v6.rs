@@ -95,6 +95,7 @@ fn holds_none(lab: &Lab, n: usize) -> bool {
 fn assert_ours_dropped_nothing(lab: &Lab, n: usize, p: &Proc) {
     let info = lab.vrrpd_info(n, A, VRID).expect("ours answers GET");
     assert_eq!(info.get("drops").map(String::as_str), Some(""), "ours dropped adverts: {info:?}");
+    assert_eq!(info.get("drops6").map(String::as_str), Some(""), "ours dropped IPv6 adverts: {info:?}");
     let log = p.log_text();
     let hits: Vec<&str> = log.lines().filter(|l| l.contains("dropped")).collect();
     assert!(hits.is_empty(), "ours dropped packets:\n{}", hits.join("\n"));
@@ -171,7 +172,7 @@ fn keepalived_master_then_stopped(tag: &str, int: Int) {
         assert_eq!(entered_count(&k, "BACKUP"), backups, "keepalived left MASTER ({what}):\n{}", k.log_text());
     };
     stays("ours stays BACKUP on both advert streams", t0);
-    // INFO's `heard` is the source of the last advert accepted, of either family.
+    // INFO's `heard` is the IPv4 router's master, `heard6` the IPv6 router's.
     let ll1 = link_local(lab.h(1), A);
     let info = lab.vrrpd_info(2, A, VRID).expect("ours answers GET");
     let heard = info.get("heard").cloned().unwrap_or_default();
@@ -186,7 +187,10 @@ fn keepalived_master_then_stopped(tag: &str, int: Int) {
     lab.wait_until(HANG, "the switch drops keepalived's IPv4 adverts", || multicast_dropped(&lab) >= 3);
     stays("ours stays BACKUP on keepalived's IPv6 adverts alone", t1);
     let info = lab.vrrpd_info(2, A, VRID).expect("ours answers GET");
-    assert_eq!(info.get("heard"), Some(&ll1), "ours heard keepalived's link-local address last: {info:?}");
+    // Each family's router has its own "master heard": the IPv6 one is fresh, the IPv4 one stale.
+    assert_eq!(info.get("heard6"), Some(&ll1), "ours hears keepalived's link-local address: {info:?}");
+    let ago = |k: &str| info.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(u64::MAX);
+    assert!(ago("heard6_ago_ms") < ago("heard_ago_ms"), "IPv6 heard after IPv4 stopped: {info:?}");
     assert_ours_dropped_nothing(&lab, 2, &p);
     assert_keepalived_accepted_everything(&k);
 

@@ -46,6 +46,11 @@ pub(super) fn parse(m: &getopts::Matches, vips: &[Vip], vips6: &[Vip6]) -> Resul
         }
         all.push(a);
         match a {
+            IpAddr::V4(a) if vips.is_empty() => {
+                return Err(UsageError(format!(
+                    "--peer {a}: an IPv4 peer needs IPv4 virtual addresses (its family's router)"
+                )));
+            }
             IpAddr::V4(a) => u.peers.push(a),
             IpAddr::V6(a) if vips6.is_empty() => {
                 return Err(UsageError(format!(
@@ -60,7 +65,7 @@ pub(super) fn parse(m: &getopts::Matches, vips: &[Vip], vips6: &[Vip6]) -> Resul
             "--peer: the IPv6 router needs IPv6 peers too (both families go unicast, e.g. --peer fe80::2)".into(),
         ));
     }
-    if !all.is_empty() && u.peers.is_empty() {
+    if !all.is_empty() && !vips.is_empty() && u.peers.is_empty() {
         return Err(UsageError(
             "--peer: the IPv4 router needs IPv4 peers too (both families go unicast, e.g. --peer 10.0.0.2)".into(),
         ));
@@ -74,6 +79,9 @@ pub(super) fn parse(m: &getopts::Matches, vips: &[Vip], vips6: &[Vip6]) -> Resul
             return Err(UsageError(format!("--src {s}: must be our own address, not a peer's or a VIP")));
         }
         let taken = match a {
+            IpAddr::V4(_) if u.peers.is_empty() => {
+                return Err(UsageError(format!("--src {s}: an IPv4 source goes with IPv4 peers")));
+            }
             IpAddr::V4(a) => u.src.replace(a).is_some(),
             IpAddr::V6(_) if u.peers6.is_empty() => {
                 return Err(UsageError(format!("--src {s}: an IPv6 source goes with IPv6 peers")));
@@ -135,5 +143,10 @@ mod tests {
         assert!(err(&format!("{v3} --peer 10.0.0.2 --peer ff02::12 10.0.0.100 2001:db8::1")).contains("IPv6 unicast"));
         assert!(err(&format!("{v3} --peer 10.0.0.2 --peer 2001:db8::1 10.0.0.100 2001:db8::1")).contains("virtual"));
         assert!(err(&format!("{v3} --peer 10.0.0.2 --src fe80::1 10.0.0.100")).contains("goes with IPv6 peers"));
+        // IPv6 only: IPv6 peers alone.
+        let c = run(&format!("{v3} --peer fe80::2 2001:db8::1"));
+        assert!(c.peers.is_empty() && c.peers6.len() == 1);
+        assert!(err(&format!("{v3} --peer fe80::2 --peer 10.0.0.2 2001:db8::1")).contains("needs IPv4 virtual"));
+        assert!(err(&format!("{v3} --peer fe80::2 --src 10.0.0.1 2001:db8::1")).contains("goes with IPv4 peers"));
     }
 }

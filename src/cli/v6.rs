@@ -1,6 +1,6 @@
 //! The IPv6 virtual addresses of the command line (VRRPv3 only): parsed, checked, link-local first.
 
-use super::{UsageError, Vip};
+use super::UsageError;
 use crate::profile::Version;
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -49,17 +49,12 @@ pub fn parse_vip6(s: &str) -> Result<Vip6, UsageError> {
     Ok(Vip6 { addr, prefix })
 }
 
-/// The IPv6 list once every address is read: VRRPv3 only, an IPv4 address beside them; sorted with the link-local address first (RFC 5798 §7.1: the
+/// The IPv6 list once every address is read: VRRPv3 only (with or without IPv4 addresses beside); sorted with the link-local address first (RFC 5798 §7.1: the
 /// first address of an IPv6 router is its link-local one), at most one link-local.
-pub fn finish(mut v6: Vec<Vip6>, v4: &[Vip], version: Version, max: usize) -> Result<Vec<Vip6>, UsageError> {
+pub fn finish(mut v6: Vec<Vip6>, version: Version, max: usize) -> Result<Vec<Vip6>, UsageError> {
     let Some(first) = v6.first() else { return Ok(v6) };
     if version != Version::V3 {
         return Err(UsageError(format!("{first}: IPv6 virtual addresses need --vrrp-version 3 (VRRPv2 is IPv4 only)")));
-    }
-    if v4.is_empty() {
-        return Err(UsageError(format!(
-            "{first}: an IPv6-only router is not supported yet: give an IPv4 virtual address beside the IPv6 ones"
-        )));
     }
     if v6.len() > max {
         return Err(UsageError(format!("{} IPv6 virtual addresses: at most {max} fit in an advert", v6.len())));
@@ -103,6 +98,9 @@ mod tests {
         }
         assert!(err(&format!("{v3} 2001:db8::1 2001:db8::1/64")).contains("given twice"));
         assert!(err(&format!("{v3} fe80::1 fe80::2")).contains("at most one link-local"));
-        assert!(err("--vrrp-version 3 -i eth0 -v 51 2001:db8::1").contains("IPv6-only"));
+        // IPv6 only: no IPv4 router.
+        let c = run("--vrrp-version 3 -i eth0 -v 51 2001:db8::1");
+        assert!(c.vips.is_empty() && c.vips6.len() == 1);
+        assert!(err("-i eth0 -v 51 2001:db8::1").contains("need --vrrp-version 3"));
     }
 }

@@ -58,6 +58,14 @@ impl Daemon {
     }
 
     pub(super) fn send_advert(&mut self, priority: u8) {
+        if self.cfg.vips.is_empty() {
+            // IPv6 only: the IPv6 router's advert alone.
+            match self.send_advert6(priority) {
+                Ok(()) => self.send_failures = 0,
+                Err(why) => self.count_send_failure(why, priority),
+            }
+            return;
+        }
         let out = Outgoing {
             version: self.cfg.version,
             vrid: self.cfg.vrid,
@@ -75,14 +83,16 @@ impl Daemon {
         let failed = sent.err().map(|e| format!("cannot send adverts: {e}"));
         match failed.or(self.send_advert6(priority).err()) {
             None => self.send_failures = 0,
-            Some(why) => {
-                self.send_failures += 1;
-                // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
-                // resign now (the settle loop hands over with priority 0, as for a link loss).
-                if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
-                    self.set_fault(why, true);
-                }
-            }
+            Some(why) => self.count_send_failure(why, priority),
+        }
+    }
+
+    fn count_send_failure(&mut self, why: String, priority: u8) {
+        self.send_failures += 1;
+        // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
+        // resign now (the settle loop hands over with priority 0, as for a link loss).
+        if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
+            self.set_fault(why, true);
         }
     }
 }

@@ -135,7 +135,7 @@ impl Daemon {
         // over. Out of the election until an address is back.
         let no_source = self.core.fault.as_ref().is_some_and(|f| f.retry_at.is_none());
         match primary {
-            None if self.core.fault.is_none() => self.set_fault(
+            None if self.core.fault.is_none() && !self.cfg.vips.is_empty() => self.set_fault(
                 format!("{} has no IPv4 address of its own left (adverts need a source address)", self.cfg.ifname),
                 false,
             ),

@@ -253,8 +253,12 @@ impl Daemon {
             return;
         };
         let was_master = rec.state == RecordState::Master;
-        // Priority 0 first, so that the peer takes that LAN over in Skew_Time.
+        // Priority 0 first, so that the peer takes that LAN over in Skew_Time (over IPv6 too: a peer may
+        // run separate IPv4 and IPv6 routers, as keepalived does).
         if was_master {
+            self.dead_priority0_v6(idx, ifname, &rec);
+        }
+        if was_master && !rec.vips.is_empty() {
             let auth = if rec.auth_type == 0 || rec.version == Version::V3 {
                 Some(Auth::None)
             } else if self.cfg.auth.type_code() == rec.auth_type {

@@ -22,6 +22,7 @@ impl Daemon {
             version: self.cfg.version,
             peers: self.cfg.peers.clone(),
             src: self.cfg.src,
+            peers6: self.cfg.peers6.clone(),
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,

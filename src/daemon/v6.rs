@@ -183,6 +183,10 @@ impl Daemon {
                 warn!("cannot send an IPv6 advert: {} has no usable link-local address", self.cfg.ifname);
                 v6.no_source_said = true;
             }
+            // IPv6 only, no advert at all can leave: a send failure.
+            if self.cfg.vips.is_empty() {
+                return Err(format!("{} has no usable IPv6 link-local address", self.cfg.ifname));
+            }
             return Ok(());
         };
         let addrs = v6.vips.iter().map(|v| IpAddr::V6(v.addr)).collect();
@@ -219,6 +223,35 @@ impl Daemon {
         for v in v6.managed() {
             if let Err(e) = self.rtnl.del_addr6(self.ifindex, v.addr, v.prefix) {
                 error!("cannot remove virtual address {v}: {e}");
+            }
+        }
+    }
+
+    /// Priority 0 over IPv6 for a dead member that was MASTER of an IPv6 router, from the interface's
+    /// link-local address, to ff02::12 or its peers.
+    pub(super) fn dead_priority0_v6(&mut self, idx: u32, ifname: &str, rec: &Member) {
+        if rec.vips6.is_empty() {
+            return;
+        }
+        let Some(src) = self.rtnl.addrs6(idx).ok().and_then(|a| lladdr_of(&a, &rec.vips6)) else {
+            warn!("cannot send IPv6 priority 0 on {ifname}: no usable link-local address");
+            return;
+        };
+        let sock = match Vrrp6Socket::open(ifname, idx, rec.peers6.is_empty()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("cannot send IPv6 priority 0 on {ifname}: {e}");
+                return;
+            }
+        };
+        let addrs = rec.vips6.iter().map(|v| IpAddr::V6(v.addr)).collect();
+        let adv = Advert::v3(rec.vrid, 0, rec.adver_int, Family::V6, addrs);
+        let group = [VRRP_GROUP6];
+        let dsts = if rec.peers6.is_empty() { &group[..] } else { &rec.peers6[..] };
+        for &dst in dsts {
+            match sock.send(src, dst, &adv.encode_with(Pseudo::V6 { src, dst })) {
+                Ok(()) => info!("sent IPv6 priority 0 for vrid {} on {ifname} to {dst} for the dead member", rec.vrid),
+                Err(e) => warn!("cannot send IPv6 priority 0 on {ifname} to {dst}: {e}"),
             }
         }
     }

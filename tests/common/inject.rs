@@ -28,7 +28,7 @@ pub struct Injector {
     pub ifindex: u32,
 }
 
-fn check(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
+pub(super) fn check(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
     if rc < 0 {
         let e = io::Error::last_os_error();
         Err(io::Error::new(e.kind(), format!("{what}: {e}")))
@@ -37,7 +37,13 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
     }
 }
 
-fn setsockopt<T>(fd: libc::c_int, level: libc::c_int, name: libc::c_int, val: &T, what: &str) -> io::Result<()> {
+pub(super) fn setsockopt<T>(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    val: &T,
+    what: &str,
+) -> io::Result<()> {
     // SAFETY: `val` points to a live T of the given size for the duration of the call.
     let rc = unsafe { libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t) };
     check(rc, what).map(drop)

@@ -33,20 +33,7 @@ pub struct Injector6 {
     pub src: Ipv6Addr,
 }
 
-fn check(rc: libc::c_int, what: &str) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(rc)
-    }
-}
-
-fn setsockopt<T>(fd: libc::c_int, level: libc::c_int, name: libc::c_int, val: &T, what: &str) -> io::Result<()> {
-    // SAFETY: `val` points to a live T of the given size for the duration of the call.
-    let rc = unsafe { libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t) };
-    check(rc, what).map(drop)
-}
+use super::inject::{check, setsockopt};
 
 fn sockaddr6(a: Ipv6Addr, scope: u32) -> libc::sockaddr_in6 {
     libc::sockaddr_in6 {

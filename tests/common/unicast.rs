@@ -51,24 +51,23 @@ pub fn drop_vrrp6_multicast(lab: &Lab) {
 pub fn multicast6_dropped(lab: &Lab) -> u64 {
     let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);
     let line = out.lines().find(|l| l.contains("ff02::12")).unwrap_or_else(|| panic!("no IPv6 rule:\n{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words
-        .windows(2)
-        .find(|w| w[0] == "packets")
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or_else(|| panic!("no counter in the IPv6 rule:\n{out}"))
+    packets(line, &out)
 }
 
-/// How many frames the rule of [`drop_vrrp_multicast`] dropped so far.
-pub fn multicast_dropped(lab: &Lab) -> u64 {
-    let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);
-    // "... counter packets 12 bytes 480 drop"
-    let words: Vec<&str> = out.split_whitespace().collect();
+/// The first "counter packets N" of `text` ("... counter packets 12 bytes 480 drop"; `out`: the chain).
+fn packets(text: &str, out: &str) -> u64 {
+    let words: Vec<&str> = text.split_whitespace().collect();
     words
         .windows(2)
         .find(|w| w[0] == "packets")
         .and_then(|w| w[1].parse().ok())
         .unwrap_or_else(|| panic!("no counter in the switch's rule:\n{out}"))
+}
+
+/// How many frames the rule of [`drop_vrrp_multicast`] dropped so far.
+pub fn multicast_dropped(lab: &Lab) -> u64 {
+    let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);
+    packets(&out, &out)
 }
 
 /// `--peer` of host `n` on LAN `lan`: the address of every other host in `hosts` on that LAN.
