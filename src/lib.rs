@@ -16,7 +16,7 @@
 //! - [`control`]: the line codec of the control sockets and the sibling STATUS; [`info`]: the INFO record
 //!   ([`info6`]: its IPv6 router's part).
 //! - [`rundir`]: run-dir names, trust, the state file and its records, the drain file.
-//! - [`nlparse`]: the rtnetlink messages we read.
+//! - [`nlparse`]: the rtnetlink messages we read; [`nlreq`]: the requests we send.
 //! - [`hooks`]: the -U/-D runner; [`ctl`]: control-socket plumbing.
 //! - [`daemon`]: the event loop wiring events to the core and effects to `sys` (submodules by concern).
 //! - [`sys`]: sockets, rtnetlink, signals, MAC claim, processes, inotify, the loop's timerfd, syslog.
@@ -39,6 +39,7 @@ pub mod info;
 pub mod info6;
 pub mod nd;
 pub mod nlparse;
+pub mod nlreq;
 pub mod packet;
 pub mod profile;
 pub mod rundir;

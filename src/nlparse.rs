@@ -1,7 +1,7 @@
 //! Reading rtnetlink answers and notifications (pure): just the fields vrrpd uses, from links and
-//! IPv4 and IPv6 addresses. Requests are still built with netlink-packet-route; decoding every attribute of
-//! every link message through it (link kinds, statistics, VF info...) would page in ~150 KiB of
-//! parsing code per process for fields that are thrown away.
+//! IPv4 and IPv6 addresses, and routes kept raw to be put back (requests: `nlreq`). A general decoder
+//! (netlink-packet-route: link kinds, statistics, VF info...) would page in hundreds of KiB of parsing
+//! code per process for fields that are thrown away.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -11,6 +11,7 @@ pub const RTM_NEWLINK: u16 = 16;
 pub const RTM_DELLINK: u16 = 17;
 pub const RTM_NEWADDR: u16 = 20;
 pub const RTM_DELADDR: u16 = 21;
+pub const RTM_NEWROUTE: u16 = 24;
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
@@ -67,12 +68,12 @@ pub fn error_code(m: &Msg) -> Option<i32> {
     (m.kind == NLMSG_ERROR).then(|| u32_at(m.payload, 0).map(|c| c as i32)).flatten()
 }
 
-/// Attributes (type without the nested/byte-order flags, value).
-fn attrs(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+/// Attributes (type as sent, nested/byte-order flags included; value).
+fn attrs_raw(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     let mut off = 0;
     std::iter::from_fn(move || {
         let len = u16_at(b, off)? as usize;
-        let kind = u16_at(b, off + 2)? & 0x3fff;
+        let kind = u16_at(b, off + 2)?;
         if len < 4 || off + len > b.len() {
             return None;
         }
@@ -81,6 +82,13 @@ fn attrs(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
         Some((kind, v))
     })
 }
+
+/// Attributes (type without the nested/byte-order flags, value).
+fn attrs(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    attrs_raw(b).map(|(k, v)| (k & NLA_TYPE_MASK, v))
+}
+
+const NLA_TYPE_MASK: u16 = 0x3fff;
 
 fn c_string(v: &[u8]) -> String {
     let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
@@ -210,9 +218,78 @@ pub fn addr6(payload: &[u8]) -> Option<Addr6> {
     Some(Addr6 { index, addr: local.or(address)?, prefix, flags, preferred })
 }
 
+const RTMSG_LEN: usize = 12;
+const RTA_OIF: u16 = 4;
+const RTPROT_KERNEL: u8 = 2;
+const RTN_LOCAL: u8 = 2;
+const RTN_BROADCAST: u8 = 3;
+
+/// A route as the kernel dumped it, kept raw to be compared and put back: its `struct rtmsg`
+/// (family, dst/src length, tos, table, protocol, scope, type, flags) and its attributes (type as
+/// sent, value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub header: [u8; RTMSG_LEN],
+    pub attrs: Vec<(u16, Vec<u8>)>,
+}
+
+impl Route {
+    pub fn protocol(&self) -> u8 {
+        self.header[5]
+    }
+    pub fn kind(&self) -> u8 {
+        self.header[7]
+    }
+    pub fn flags(&self) -> u32 {
+        u32::from_ne_bytes([self.header[8], self.header[9], self.header[10], self.header[11]])
+    }
+    /// The value of an attribute (type compared without its flags).
+    pub fn attr(&self, kind: u16) -> Option<&[u8]> {
+        self.attrs.iter().find(|(k, _)| k & NLA_TYPE_MASK == kind).map(|(_, v)| v.as_slice())
+    }
+    /// The output interface (RTA_OIF).
+    pub fn oif(&self) -> Option<u32> {
+        self.attr(RTA_OIF).and_then(|v| u32_at(v, 0))
+    }
+    /// Re-created by the kernel itself when a link or address comes back (protocol kernel, local
+    /// and broadcast routes).
+    pub fn kernel_managed(&self) -> bool {
+        self.protocol() == RTPROT_KERNEL || self.kind() == RTN_LOCAL || self.kind() == RTN_BROADCAST
+    }
+}
+
+/// An RTM_NEWROUTE payload.
+pub fn route(payload: &[u8]) -> Option<Route> {
+    let header: [u8; RTMSG_LEN] = payload.get(..RTMSG_LEN)?.try_into().ok()?;
+    let attrs = attrs_raw(&payload[RTMSG_LEN..]).map(|(k, v)| (k, v.to_vec())).collect();
+    Some(Route { header, attrs })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_message_raw_fields() {
+        // 203.0.113.0/24 via 192.0.2.254, table main (254), protocol boot (3), type unicast, onlink.
+        let mut p = vec![AF_INET, 24, 0, 0, 254, 3, 0, 1];
+        p.extend_from_slice(&4u32.to_ne_bytes());
+        p.extend(attr(1, &[203, 0, 113, 0]));
+        p.extend(attr(RTA_OIF, &5u32.to_ne_bytes()));
+        p.extend(attr(0x8000 | 8, &attr(2, &1400u32.to_ne_bytes())));
+        let r = route(&p).unwrap();
+        assert_eq!((r.protocol(), r.kind(), r.flags(), r.oif()), (3, 1, 4, Some(5)));
+        assert_eq!(r.attrs.len(), 3);
+        assert_eq!(r.attrs[2].0, 0x8000 | 8, "the nested flag is kept for re-emission");
+        assert_eq!(r.attr(8).map(<[u8]>::len), Some(8));
+        assert!(!r.kernel_managed());
+        p[5] = RTPROT_KERNEL;
+        assert!(route(&p).unwrap().kernel_managed());
+        p[5] = 3;
+        p[7] = RTN_LOCAL;
+        assert!(route(&p).unwrap().kernel_managed());
+        assert_eq!(route(&p[..8]), None);
+    }
 
     #[test]
     fn ipv6_address_message_flags_and_lifetimes() {

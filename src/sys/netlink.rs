@@ -1,16 +1,10 @@
 //! rtnetlink: link state and MAC, IPv4 addresses, routes, and link/address events (IPv6: netlink6.rs).
 
-use crate::nlparse;
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteType};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use crate::nlparse::{self, Route};
+use crate::nlreq::{self, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, Req};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
 const RTNLGRP_LINK: u32 = 1;
@@ -34,12 +28,14 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("netlink: {what}"))
 }
 
-fn route_oif(r: &RouteMessage) -> Option<u32> {
-    r.attributes.iter().find_map(|a| match a {
-        RouteAttribute::Oif(i) => Some(*i),
-        _ => None,
-    })
-}
+/// Route attributes (linux/rtnetlink.h) that a request may carry: destination, gateway, preferred
+/// source, output interface, priority, table, metrics, multipath, realm (RTA_FLOW), via,
+/// preference. The others (cache info, expiry...) describe the kernel's view of the route.
+const ROUTE_ATTRS_KEPT: [u16; 11] = [1, 5, 7, 4, 6, 15, 8, 9, 11, 18, 20];
+const RTA_CACHEINFO: u16 = 12;
+const RTA_EXPIRES: u16 = 23;
+/// RTNH_F_PERVASIVE | RTNH_F_ONLINK.
+const CREATION_FLAGS: u32 = 0x02 | 0x04;
 
 impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
@@ -51,16 +47,10 @@ impl Rtnl {
 
     /// Sends one request and gathers the answers (raw messages, header included) until the
     /// acknowledgement, DONE, or an error.
-    pub(super) fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<Vec<u8>>> {
+    pub(super) fn request(&mut self, req: Req) -> io::Result<Vec<Vec<u8>>> {
         self.seq = self.seq.wrapping_add(1);
-        let mut hdr = NetlinkHeader::default();
-        hdr.flags = NLM_F_REQUEST | flags;
-        hdr.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
-        packet.finalize();
-        let mut out = vec![0u8; packet.buffer_len()];
-        packet.serialize(&mut out);
-        self.sock.send(&out, 0)?;
+        let flags = req.flags();
+        self.sock.send(&req.finish(self.seq), 0)?;
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut replies = Vec::new();
         loop {
@@ -90,9 +80,7 @@ impl Rtnl {
     }
 
     pub fn link(&mut self, index: u32) -> io::Result<Link> {
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        for r in self.request(RouteNetlinkMessage::GetLink(msg), 0)? {
+        for r in self.request(Req::new(nlreq::RTM_GETLINK, 0, &nlreq::ifinfomsg(index, 0, 0)))? {
             if let Some(m) = nlparse::messages(&r).first()
                 && m.kind == nlparse::RTM_NEWLINK
                 && let Some(l) = nlparse::link(m.payload)
@@ -105,26 +93,18 @@ impl Rtnl {
 
     /// Sets the hardware address; the kernel answers EBUSY when the driver cannot change it live.
     pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK).map(drop)
+        let req = Req::new(nlreq::RTM_SETLINK, NLM_F_ACK, &nlreq::ifinfomsg(index, 0, 0));
+        self.request(req.attr(nlreq::IFLA_ADDRESS, &mac)).map(drop)
     }
 
     pub fn set_up(&mut self, index: u32, up: bool) -> io::Result<()> {
-        let mut msg = LinkMessage::default();
-        msg.header.index = index;
-        msg.header.change_mask = LinkFlags::Up;
-        if up {
-            msg.header.flags = LinkFlags::Up;
-        }
-        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK).map(drop)
+        let flags = if up { nlreq::IFF_UP } else { 0 };
+        self.request(Req::new(nlreq::RTM_SETLINK, NLM_F_ACK, &nlreq::ifinfomsg(index, flags, nlreq::IFF_UP))).map(drop)
     }
 
     pub fn addrs(&mut self, index: u32) -> io::Result<Vec<Addr>> {
-        let mut q = AddressMessage::default();
-        q.header.family = AddressFamily::Inet;
-        let replies = self.request(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP)?;
+        let q = Req::new(nlreq::RTM_GETADDR, NLM_F_DUMP, &nlreq::ifaddrmsg(nlreq::AF_INET, 0, 0, 0));
+        let replies = self.request(q)?;
         Ok(replies
             .iter()
             .filter_map(|r| {
@@ -135,27 +115,23 @@ impl Rtnl {
             .collect())
     }
 
-    fn addr_msg(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
-        let mut m = AddressMessage::default();
-        m.header.family = AddressFamily::Inet;
-        m.header.prefix_len = prefix;
-        m.header.index = index;
-        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
-        m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr)));
-        m
+    fn addr_msg(kind: u16, flags: u16, index: u32, addr: Ipv4Addr, prefix: u8) -> Req {
+        Req::new(kind, flags, &nlreq::ifaddrmsg(nlreq::AF_INET, prefix, 0, index))
+            .attr(nlreq::IFA_LOCAL, &addr.octets())
+            .attr(nlreq::IFA_ADDRESS, &addr.octets())
     }
 
     /// Adds an address; one already present is not an error.
     pub fn add_addr(&mut self, index: u32, addr: Ipv4Addr, prefix: u8, label: Option<&str>) -> io::Result<()> {
-        let mut m = Self::addr_msg(index, addr, prefix);
+        let mut m = Self::addr_msg(nlreq::RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, index, addr, prefix);
         if prefix < 31 {
             let mask = u32::MAX << (32 - prefix);
-            m.attributes.push(AddressAttribute::Broadcast(Ipv4Addr::from(u32::from(addr) | !mask)));
+            m = m.attr(nlreq::IFA_BROADCAST, &(u32::from(addr) | !mask).to_be_bytes());
         }
         if let Some(l) = label {
-            m.attributes.push(AddressAttribute::Label(l.to_string()));
+            m = m.attr_str(nlreq::IFA_LABEL, l);
         }
-        match self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL) {
+        match self.request(m) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             other => other.map(drop),
         }
@@ -163,56 +139,32 @@ impl Rtnl {
 
     /// Removes an address; one already gone is not an error.
     pub fn del_addr(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        let m = Self::addr_msg(index, addr, prefix);
-        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+        match self.request(Self::addr_msg(nlreq::RTM_DELADDR, NLM_F_ACK, index, addr, prefix)) {
             Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
             other => other.map(drop),
         }
     }
 
     /// Every IPv4 route, in every table, that leaves through this interface.
-    pub fn routes(&mut self, index: u32) -> io::Result<Vec<RouteMessage>> {
-        let mut q = RouteMessage::default();
-        q.header.address_family = AddressFamily::Inet;
-        let replies = self.request(RouteNetlinkMessage::GetRoute(q), NLM_F_DUMP)?;
+    pub fn routes(&mut self, index: u32) -> io::Result<Vec<Route>> {
+        let replies = self.request(Req::new(nlreq::RTM_GETROUTE, NLM_F_DUMP, &nlreq::rtmsg_dump(nlreq::AF_INET)))?;
         Ok(replies
             .iter()
-            .filter_map(|r| match NetlinkMessage::<RouteNetlinkMessage>::deserialize(r).ok()?.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) if route_oif(&m) == Some(index) => {
-                    Some(m)
-                }
-                _ => None,
+            .filter_map(|r| {
+                let m = *nlparse::messages(r).first()?;
+                (m.kind == nlparse::RTM_NEWROUTE).then(|| nlparse::route(m.payload)).flatten()
             })
+            .filter(|r| r.oif() == Some(index))
             .collect())
     }
 
     /// Re-installs a route read by [`Rtnl::routes`] (read-only attributes stripped).
-    pub fn add_route(&mut self, r: &RouteMessage) -> io::Result<()> {
-        let mut m = RouteMessage::default();
-        m.header = r.header.clone();
-        m.header.flags = creation_flags(r);
-        m.attributes = r
-            .attributes
-            .iter()
-            .filter(|a| {
-                matches!(
-                    a,
-                    RouteAttribute::Destination(_)
-                        | RouteAttribute::Gateway(_)
-                        | RouteAttribute::PrefSource(_)
-                        | RouteAttribute::Oif(_)
-                        | RouteAttribute::Priority(_)
-                        | RouteAttribute::Table(_)
-                        | RouteAttribute::Metrics(_)
-                        | RouteAttribute::MultiPath(_)
-                        | RouteAttribute::Realm(_)
-                        | RouteAttribute::Preference(_)
-                        | RouteAttribute::Via(_)
-                )
-            })
-            .cloned()
-            .collect();
-        match self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL) {
+    pub fn add_route(&mut self, r: &Route) -> io::Result<()> {
+        let mut m = Req::new(nlreq::RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &creation_header(r));
+        for (k, v) in r.attrs.iter().filter(|(k, _)| ROUTE_ATTRS_KEPT.contains(&(k & 0x3fff))) {
+            m = m.attr(*k, v);
+        }
+        match self.request(m) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             other => other.map(drop),
         }
@@ -220,28 +172,23 @@ impl Rtnl {
 }
 
 /// Routes that the kernel re-creates by itself when a link or address comes back.
-pub fn kernel_managed(r: &RouteMessage) -> bool {
-    r.header.protocol == RouteProtocol::Kernel
-        || r.header.kind == RouteType::Local
-        || r.header.kind == RouteType::Broadcast
+pub fn kernel_managed(r: &Route) -> bool {
+    r.kernel_managed()
 }
 
-/// The flags a route is created with (onlink, pervasive); the others (linkdown, dead, offload...)
-/// describe the kernel's view of it and are refused or meaningless in a request.
-fn creation_flags(r: &RouteMessage) -> RouteFlags {
-    r.header.flags & (RouteFlags::Onlink | RouteFlags::Pervasive)
+/// The header a route is created with: the flags cut to onlink and pervasive; the others (linkdown,
+/// dead, offload...) describe the kernel's view of it and are refused or meaningless in a request.
+fn creation_header(r: &Route) -> [u8; 12] {
+    let mut h = r.header;
+    h[8..12].copy_from_slice(&(r.flags() & CREATION_FLAGS).to_ne_bytes());
+    h
 }
 
-/// Identity of a route for before/after comparison (header and attributes, cache info left out).
-pub fn route_key(r: &RouteMessage) -> String {
-    let attrs: Vec<_> = r
-        .attributes
-        .iter()
-        .filter(|a| !matches!(a, RouteAttribute::CacheInfo(_) | RouteAttribute::Expires(_)))
-        .collect();
-    let mut h = r.header.clone();
-    h.flags = creation_flags(r);
-    format!("{h:?} {attrs:?}")
+/// Identity of a route for before/after comparison (header and attributes, cache info and expiry
+/// left out).
+pub fn route_key(r: &Route) -> String {
+    let attrs: Vec<_> = r.attrs.iter().filter(|(k, _)| !matches!(k & 0x3fff, RTA_CACHEINFO | RTA_EXPIRES)).collect();
+    format!("{:?} {attrs:?}", creation_header(r))
 }
 
 /// What the event socket reports for our interface.

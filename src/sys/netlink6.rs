@@ -3,12 +3,10 @@
 
 use super::netlink::{Rtnl, only_index};
 use crate::nlparse::{self, Addr6};
-use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use crate::nlreq::{self, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, Req};
 use netlink_sys::{Socket, protocols::NETLINK_ROUTE};
 use std::io;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
 const RTNLGRP_IPV6_IFADDR: u32 = 9;
@@ -16,21 +14,16 @@ const RECV_BUF: usize = 32 * 1024;
 /// Lifetime "forever".
 const INFINITY: u32 = u32::MAX;
 
-fn addr_msg(index: u32, addr: Ipv6Addr, prefix: u8) -> AddressMessage {
-    let mut m = AddressMessage::default();
-    m.header.family = AddressFamily::Inet6;
-    m.header.prefix_len = prefix;
-    m.header.index = index;
-    m.attributes.push(AddressAttribute::Address(IpAddr::V6(addr)));
-    m
+fn addr_msg(kind: u16, flags: u16, header_flags: u8, index: u32, addr: Ipv6Addr, prefix: u8) -> Req {
+    Req::new(kind, flags, &nlreq::ifaddrmsg(nlreq::AF_INET6, prefix, header_flags, index))
+        .attr(nlreq::IFA_ADDRESS, &addr.octets())
 }
 
 impl Rtnl {
     /// The IPv6 addresses of interface `index`.
     pub fn addrs6(&mut self, index: u32) -> io::Result<Vec<Addr6>> {
-        let mut q = AddressMessage::default();
-        q.header.family = AddressFamily::Inet6;
-        let replies = self.request(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP)?;
+        let q = Req::new(nlreq::RTM_GETADDR, NLM_F_DUMP, &nlreq::ifaddrmsg(nlreq::AF_INET6, 0, 0, 0));
+        let replies = self.request(q)?;
         Ok(replies
             .iter()
             .filter_map(|r| {
@@ -45,14 +38,15 @@ impl Rtnl {
     /// router answers), preferred lifetime 0 (never chosen as a source), valid forever. One already
     /// present is not an error.
     pub fn add_addr6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
-        let mut m = addr_msg(index, addr, prefix);
-        m.header.flags = AddressHeaderFlags::Nodad;
-        m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
-        let mut ci = CacheInfo::default();
-        ci.ifa_preferred = 0;
-        ci.ifa_valid = INFINITY;
-        m.attributes.push(AddressAttribute::CacheInfo(ci));
-        match self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL) {
+        let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        let nodad = nlparse::IFA_F_NODAD;
+        // struct ifa_cacheinfo: preferred, valid, cstamp, tstamp.
+        let mut ci = [0u8; 16];
+        ci[4..8].copy_from_slice(&INFINITY.to_ne_bytes());
+        let m = addr_msg(nlreq::RTM_NEWADDR, flags, nodad as u8, index, addr, prefix)
+            .attr(nlreq::IFA_FLAGS, &nodad.to_ne_bytes())
+            .attr(nlreq::IFA_CACHEINFO, &ci);
+        match self.request(m) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             other => other.map(drop),
         }
@@ -60,8 +54,7 @@ impl Rtnl {
 
     /// Removes an IPv6 address; one already gone is not an error.
     pub fn del_addr6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
-        let m = addr_msg(index, addr, prefix);
-        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+        match self.request(addr_msg(nlreq::RTM_DELADDR, NLM_F_ACK, 0, index, addr, prefix)) {
             Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
             other => other.map(drop),
         }
