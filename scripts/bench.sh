@@ -8,6 +8,8 @@
 #   scripts/bench.sh --lans               # only the many-LAN part (BENCH_PART=lans): 32 LANs per host, link loss
 #   BENCH_LANS=16 scripts/bench.sh --lans #   on one LAN of the master, v2 at 1 s and v3 at 10 ms; 16 LANs instead
 #   scripts/bench.sh --track              # only the service-tracking part (BENCH_PART=track): the tracked service dies
+#   scripts/bench.sh --v6                 # only the dual-stack part (BENCH_PART=v6): IPv4 + IPv6 VIPs on both LANs,
+#                                         #   host death (SIGKILL) at 10 ms, time until the peer owns every IPv6 / IPv4 VIP
 #   BENCH_WINDOW=10 scripts/bench.sh --v3 # v3 steady window (largest advert gap, CPU) of 10 s instead of 60 s
 #   BENCH_TRIALS=3 scripts/bench.sh       # 3 trials per scenario
 #   BENCH_ONLY=ours scripts/bench.sh      # only ours (or BENCH_ONLY=keepalived)
@@ -29,7 +31,8 @@ for arg in "$@"; do
         --v3) export BENCH_PART=v3 ;;
         --lans) export BENCH_PART=lans ;;
         --track) export BENCH_PART=track ;;
-        *) echo "bench.sh: unknown argument $arg (--v2, --v3, --lans or --track)" >&2; exit 2 ;;
+        --v6) export BENCH_PART=v6 ;;
+        *) echo "bench.sh: unknown argument $arg (--v2, --v3, --lans, --track or --v6)" >&2; exit 2 ;;
     esac
 done
 

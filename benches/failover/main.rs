@@ -30,6 +30,8 @@
 //! - `BENCH_PART=v2|v3|lans|track` run one part only (default all; `track`: a tracked stand-in service per host, SIGKILLed): v2 at 1 s, v3 at 10 ms and
 //!   100 ms, or the many-LAN part (`lans`: N LANs per host, link loss on one LAN of the master, v2 at
 //!   1 s and v3 at 10 ms; module `lans`, report `lans_report`);
+//! - `BENCH_PART=v6`  the dual-stack part only (module `v6`, report `v6_report`): VRRPv3 routers of
+//!   both families on both LANs, host death at 10 ms, time until h2 owns every IPv6 / IPv4 VIP;
 //! - `BENCH_LANS`     LANs per host of the many-LAN part (default 32);
 //! - `BENCH_WINDOW` seconds of the v3 steady window (largest advert gap, CPU per process; default 60);
 //! - `VRRPD_LAB_KEEP=1` keep the lab directories (daemon logs, captures) after the run;
@@ -73,6 +75,8 @@ mod scenarios;
 mod steady;
 mod steady_report;
 mod system;
+mod v6;
+mod v6_report;
 
 use common::*;
 use daemons::Imp;
@@ -178,6 +182,21 @@ fn main() {
             .then(|| lans_report::run_lans(Imp::Keepalived, &bin, trials, prof, lans));
         let load_end = loadavg();
         lans_report::print_lans_report(&ours, ka.as_ref(), trials, &bin, (&load_start, &load_end));
+    }
+
+    // The dual-stack part: IPv4 and IPv6 VIPs on both LANs, host death at 10 ms.
+    if v6::v6_enabled() && !stopped() {
+        let load_start = loadavg();
+        eprintln!("failover bench: dual-stack, {}, {trials} trial(s), load {load_start}", v6::PROF.label());
+        let ours = if only.is_empty() || only == "ours" {
+            v6_report::run_v6(Imp::Ours, &bin, trials)
+        } else {
+            v6_report::V6Run::skipped(Imp::Ours)
+        };
+        let ka = (have_ka && !stopped() && (only.is_empty() || only == "keepalived"))
+            .then(|| v6_report::run_v6(Imp::Keepalived, &bin, trials));
+        let load_end = loadavg();
+        v6_report::print_v6_report(&ours, ka.as_ref(), trials, &bin, (&load_start, &load_end));
     }
 
     // Nothing of ours may survive: say so if a namespace is left.

@@ -106,6 +106,7 @@ pub struct MonEv {
 /// One first line of `ip -ts monitor link address`:
 /// `[2026-11-21T19:59:38.118193] 2: eth1@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 …`
 /// `[…] 2: eth1    inet 10.9.9.200/32 scope global eth1:v52` / `[…] Deleted 2: eth1    inet …`
+/// (IPv6 alike: `[…] 2: eth0    inet6 2001:db8:a::200/64 scope global deprecated nodad`)
 pub fn parse_mon(line: &str) -> Option<MonEv> {
     let rest = line.strip_prefix('[')?;
     let (ts, rest) = rest.split_once(']')?;
@@ -118,7 +119,7 @@ pub fn parse_mon(line: &str) -> Option<MonEv> {
     // w[0] = "2:", w[1] = "eth1@if2:" or "eth1"
     let ifname = w.get(1)?.trim_end_matches(':').split('@').next()?.to_string();
     let kind = match w.get(2) {
-        Some(&"inet") => {
+        Some(&"inet" | &"inet6") => {
             let ip = w.get(3)?.split('/').next()?.to_string();
             if deleted { MonKind::AddrDel { ifname, ip } } else { MonKind::AddrAdd { ifname, ip } }
         }

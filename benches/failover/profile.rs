@@ -93,7 +93,8 @@ impl Prof {
     }
 }
 
-/// Which parts run: `BENCH_PART=v2|v3|track` (or `scripts/bench.sh --v2|--v3|--track`), all by default.
+/// Which parts run: `BENCH_PART=v2|v3|track` (or `scripts/bench.sh --v2|--v3|--track`), all by default
+/// (`lans` and `v6` are parts of their own: `lans::lan_parts`, `v6::v6_enabled`).
 pub fn parts() -> Vec<Prof> {
     let part = std::env::var("BENCH_PART").unwrap_or_default();
     let mut v = Vec::new();
