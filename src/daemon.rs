@@ -344,7 +344,7 @@ impl Daemon {
 
     pub fn run(&mut self) -> Exit {
         info!(
-            "starting: VRRPv{}, priority {}, advert interval {}{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}{}",
+            "starting: VRRPv{}, priority {}, advert interval {}{}, preemption {}, primary {}, MAC {}{}, virtual addresses {}{}{}{}{}",
             self.cfg.version.number(),
             self.cfg.priority,
             self.cfg.adver_int,
@@ -357,6 +357,12 @@ impl Daemon {
                 "none".to_string()
             } else {
                 self.cfg.vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+            },
+            if self.cfg.peers.is_empty() {
+                String::new()
+            } else {
+                let peers: Vec<String> = self.cfg.peers.iter().map(|p| p.to_string()).collect();
+                format!(" from {}, unicast to {}", self.advert_src(), peers.join(" "))
             },
             self.v6.as_ref().map(|v| v.summary()).unwrap_or_default(),
             self.cfg.members.map(|n| format!(", group of {n} (-M)")).unwrap_or_default(),

@@ -25,6 +25,13 @@ impl Json {
             _ => panic!("not a string: {self:?}"),
         }
     }
+    /// The string, or `None` for any other value (`null` while not known yet).
+    pub fn opt_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
     pub fn num(&self) -> f64 {
         match self {
             Json::Num(n) => *n,
