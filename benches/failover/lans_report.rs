@@ -6,6 +6,7 @@ use crate::daemons::Imp;
 use crate::lans::{CUT_LAN, LanBed, LanTrial};
 use crate::profile::Prof;
 use crate::report::{Unit, fmt_val, median};
+use crate::run::guarded;
 use crate::system::run_ok;
 use crate::{PRIO_H2, stopped};
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ impl LanRun {
 
 pub fn run_lans(imp: Imp, bin: &str, n: usize, prof: Prof, lans: usize) -> LanRun {
     let mut run = LanRun { imp, prof, lans, trials: Vec::new(), error: None, lab_dir: String::new() };
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
+    run.error = guarded(|| -> Result<(), String> {
         let mut bed = LanBed::new(imp, bin, prof, lans)?;
         run.lab_dir = bed.lab.dir.display().to_string();
         let who = format!("{} {} {lans} LANs", imp.name(), prof.tag());
@@ -57,19 +58,7 @@ pub fn run_lans(imp: Imp, bin: &str, n: usize, prof: Prof, lans: usize) -> LanRu
             }
         }
         Ok(())
-    }));
-    match res {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => run.error = Some(e),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            run.error = Some(format!("panic: {msg}"));
-        }
-    }
+    });
     run
 }
 

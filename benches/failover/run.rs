@@ -46,7 +46,7 @@ impl Run {
 
 pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
     let mut run = Run::new(imp, prof);
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
+    run.error = guarded(|| -> Result<(), String> {
         let mut bed = Bed::new(imp, bin, prof)?;
         run.lab_dir = bed.lab.dir.display().to_string();
         let who = format!("{} {}", imp.name(), prof.tag());
@@ -95,20 +95,25 @@ pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
         bed.settle()?;
         run.mem_end = Some(bed.memory());
         Ok(())
-    }));
-    match res {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => run.error = Some(e),
+    });
+    run
+}
+
+/// Runs one implementation's part: its error, or the text of its panic (a lab that broke), so that
+/// the other implementation is still measured.
+pub fn guarded(f: impl FnOnce() -> Result<(), String>) -> Option<String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            run.error = Some(format!("panic: {msg}"));
+            Some(format!("panic: {msg}"))
         }
     }
-    run
 }
 
 /// After a failed trial: link up, every daemon running, then a settled state.

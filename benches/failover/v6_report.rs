@@ -4,6 +4,7 @@ use crate::bed::rundir_kind;
 use crate::common::*;
 use crate::daemons::Imp;
 use crate::report::{Metric, Unit, cell, fmt_val, median, ratio, verdict};
+use crate::run::guarded;
 use crate::scenarios::Scen;
 use crate::v6::{PROF, V6Bed, V6Trial};
 use crate::{PRIO_H2, stopped};
@@ -24,7 +25,7 @@ impl V6Run {
 
 pub fn run_v6(imp: Imp, bin: &str, n: usize) -> V6Run {
     let mut run = V6Run { imp, trials: Vec::new(), error: None, lab_dir: String::new() };
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
+    run.error = guarded(|| -> Result<(), String> {
         let mut bed = V6Bed::new(imp, bin)?;
         run.lab_dir = bed.lab.dir.display().to_string();
         let who = format!("{} {} dual-stack", imp.name(), PROF.tag());
@@ -53,19 +54,7 @@ pub fn run_v6(imp: Imp, bin: &str, n: usize) -> V6Run {
             }
         }
         Ok(())
-    }));
-    match res {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => run.error = Some(e),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            run.error = Some(format!("panic: {msg}"));
-        }
-    }
+    });
     run
 }
 
