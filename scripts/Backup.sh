@@ -4,7 +4,8 @@
 #
 # Called without a shell by vrrpd as:  Backup.sh STATE IFNAME VRID   (STATE is BACKUP)
 # Environment: VRRP_STATE VRRP_PREV_STATE VRRP_IFACE VRRP_VRID VRRP_PRIORITY
-#              VRRP_VIPS ("a.b.c.d/len ...") VRRP_VMAC VRRP_REASON
+#              VRRP_VIPS ("a.b.c.d/len ...") VRRP_VIPS6 ("2001:db8::1/64 ...", VRRPv3)
+#              VRRP_VMAC VRRP_REASON
 # It runs after the virtual addresses are removed and the interface's own MAC is restored.
 # Its output goes to vrrpd's log; it is killed after --hook-timeout (30 s).
 #

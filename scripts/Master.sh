@@ -3,7 +3,8 @@
 #
 # Called without a shell by vrrpd as:  Master.sh STATE IFNAME VRID   (STATE is MASTER)
 # Environment: VRRP_STATE VRRP_PREV_STATE VRRP_IFACE VRRP_VRID VRRP_PRIORITY
-#              VRRP_VIPS ("a.b.c.d/len ...") VRRP_VMAC VRRP_REASON
+#              VRRP_VIPS ("a.b.c.d/len ...") VRRP_VIPS6 ("2001:db8::1/64 ...", VRRPv3)
+#              VRRP_VMAC VRRP_REASON
 # It runs after the virtual MAC, the virtual addresses, the first advert and the gratuitous ARPs
 # are in place. Its output goes to vrrpd's log; it is killed after --hook-timeout (30 s).
 # With -M, every vrrpd of the host calls it for its own interface: act on "$2" only.

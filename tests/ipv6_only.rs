@@ -30,13 +30,20 @@ fn hosts_without_ipv4_elect_and_fail_over_over_ipv6_alone() {
         exec(lab.h(n), &format!("ip -4 addr flush dev {A}"));
     }
     let orig2 = mac(lab.h(2), A);
-    let args = |p: u8| format!("--vrrp-version 3 -d 0.1 -i {A} -v {VRID} -p {p} {VIP6_A}/64");
+    // The -U hook gets the IPv6 VIPs in VRRP_VIPS6 (VRRP_VIPS stays IPv4: empty here).
+    let hook = lab.dir.join("up6.sh");
+    let out = lab.dir.join("up6.out");
+    std::fs::write(&hook, format!("#!/bin/sh\necho \"[$VRRP_VIPS][$VRRP_VIPS6]\" >> {}\n", out.display())).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let args = |p: u8| format!("--vrrp-version 3 -d 0.1 -i {A} -v {VRID} -p {p} -U {} {VIP6_A}/64", hook.display());
     let p1 = lab.vrrpd(1, &args(110));
     lab.wait_until(HANG, "host 1 alone MASTER of the IPv6 router", || {
         assert_running(std::slice::from_ref(&p1));
         owns6(&lab, 1, A, VIP6_A, VRID) && lab.live_state(1, A, VRID, &p1).as_deref() == Some("MASTER")
     });
     assert!(p1.log_text().contains("primary none (IPv6 only)"), "{}", p1.log_text());
+    lab.wait_until(HANG, "host 1's -U hook ran", || out.exists());
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().next(), Some(format!("[][{VIP6_A}/64]").as_str()));
     let p2 = lab.vrrpd(2, &args(100));
     let ll1 = link_local(lab.h(1), A);
     lab.wait_until(HANG, "host 2 BACKUP, hearing host 1 over IPv6", || {

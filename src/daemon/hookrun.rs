@@ -17,6 +17,8 @@ impl Daemon {
             ("VRRP_VRID".into(), self.cfg.vrid.to_string()),
             ("VRRP_PRIORITY".into(), self.core.fsm.priority().to_string()),
             ("VRRP_VIPS".into(), vips.join(" ")),
+            // Apart, so that scripts reading a.b.c.d/len keep working.
+            ("VRRP_VIPS6".into(), self.cfg.vips6.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")),
             ("VRRP_VMAC".into(), fmt_mac(&self.cfg.vmac())),
             ("VRRP_REASON".into(), self.core.fsm.reason().to_string()),
         ];
