@@ -177,3 +177,28 @@ fn v6_tcpdump_decodes_both_advert_streams_and_the_neighbor_advertisements() {
     let v4adv = t4.lines().find(|l| l.contains("> 224.0.0.18: VRRPv3, Advertisement")).expect("an IPv4 advert");
     assert!(v4adv.trim_end().ends_with(&format!("addrs: {VIP_A}")), "{v4adv}");
 }
+
+#[test]
+fn v6_neighbours_of_our_own_addresses_follow_the_mac_change() {
+    if skip_unless_root() {
+        return;
+    }
+    let lab = Lab::new("v6own", 1, 1);
+    add_ipv6(&lab);
+    let c = lab.client(0);
+    let own = host_ip6(1, 0);
+    let real = mac(lab.h(1), A);
+    ping6_ok(&lab, c, &own, "the client reaches host 1's own IPv6 address");
+    assert_eq!(neigh6_mac(c, &own).as_deref(), Some(real.as_str()), "the entry before: the real MAC");
+    // The MAC changes in place when host 1 becomes MASTER: its NAs (override) for its own addresses
+    // move the client's entry to the virtual MAC without any traffic of the client's.
+    let p = lab.vrrpd(1, &args(110));
+    lab.wait_until(HANG, "host 1 MASTER", || {
+        assert_running(std::slice::from_ref(&p));
+        owns_both(&lab, 1) && lab.live_state(1, A, VRID, &p).as_deref() == Some("MASTER")
+    });
+    lab.wait_until(HANG, "the client's entry for host 1's own address is the virtual MAC", || {
+        neigh6_mac(c, &own).as_deref() == Some(vmac(VRID).as_str())
+    });
+    ping6_ok(&lab, c, &own, "the client still reaches host 1's own address");
+}
