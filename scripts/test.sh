@@ -11,7 +11,8 @@
 #    has no linker.
 #    Nothing is installed when all of them are there, when not run as root, or with
 #    VRRPD_TEST_NO_INSTALL=1 (the tests that need a missing program then print "skipped: ...").
-# 2. Runs  cargo test --workspace [ARGS] -- --test-threads=2 [TEST ARGS].
+# 2. Runs  cargo test --workspace [ARGS] -- --test-threads=2 [TEST ARGS] (without the
+#    --test-threads=2 when TEST ARGS give their own).
 #
 # The lab tests need root (network namespaces); without root they print "skipped: ..." and pass.
 # systemd-analyze is not installed (the unit check is skipped without it).
@@ -90,5 +91,10 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
-echo "test.sh: cargo test --workspace ${cargo_args[*]} -- --test-threads=2 ${test_args[*]}"
-exec "$cargo" test --workspace "${cargo_args[@]}" -- --test-threads=2 "${test_args[@]}"
+# Two threads unless the caller chose (libtest refuses --test-threads twice).
+threads=(--test-threads=2)
+for a in "${test_args[@]}"; do
+    [[ $a == --test-threads* ]] && threads=()
+done
+echo "test.sh: cargo test --workspace ${cargo_args[*]} -- ${threads[*]} ${test_args[*]}"
+exec "$cargo" test --workspace "${cargo_args[@]}" -- "${threads[@]}" "${test_args[@]}"
