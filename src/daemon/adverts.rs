@@ -57,15 +57,25 @@ impl Daemon {
         self.cfg.src.unwrap_or(self.primary)
     }
 
+    /// Our advert of each family present; either family failing counts (a MASTER must be heard on
+    /// both). A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
+    /// after SEND_FAULT_AFTER failures in a row it resigns (the settle loop hands over with priority 0,
+    /// as for a link loss).
     pub(super) fn send_advert(&mut self, priority: u8) {
-        if self.cfg.vips.is_empty() {
-            // IPv6 only: the IPv6 router's advert alone.
-            match self.send_advert6(priority) {
-                Ok(()) => self.send_failures = 0,
-                Err(why) => self.count_send_failure(why, priority),
+        let failed4 = if self.cfg.vips.is_empty() { None } else { self.send_advert4(priority).err() };
+        let failed6 = self.send_advert6(priority).err();
+        match failed4.or(failed6) {
+            None => self.send_failures = 0,
+            Some(why) => {
+                self.send_failures += 1;
+                if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
+                    self.set_fault(why, true);
+                }
             }
-            return;
         }
+    }
+
+    fn send_advert4(&mut self, priority: u8) -> Result<(), String> {
         let out = Outgoing {
             version: self.cfg.version,
             vrid: self.cfg.vrid,
@@ -75,24 +85,15 @@ impl Daemon {
             src: self.advert_src(),
             peers: &self.cfg.peers,
         };
-        let sent = out.send(&self.vsock, self.ifindex, priority).map(|()| self.counters.sent += 1);
-        if let Err(e) = &sent {
-            warn!("cannot send an advert (priority {priority}): {e}");
-        }
-        // Either family failing counts: a MASTER must be heard on both.
-        let failed = sent.err().map(|e| format!("cannot send adverts: {e}"));
-        match failed.or(self.send_advert6(priority).err()) {
-            None => self.send_failures = 0,
-            Some(why) => self.count_send_failure(why, priority),
-        }
-    }
-
-    fn count_send_failure(&mut self, why: String, priority: u8) {
-        self.send_failures += 1;
-        // A MASTER that cannot advertise lets the peer take over while it still holds the VIPs:
-        // resign now (the settle loop hands over with priority 0, as for a link loss).
-        if self.send_failures >= SEND_FAULT_AFTER && self.core.fault.is_none() && priority != 0 {
-            self.set_fault(why, true);
+        match out.send(&self.vsock, self.ifindex, priority) {
+            Ok(()) => {
+                self.counters.sent += 1;
+                Ok(())
+            }
+            Err(e) => {
+                warn!("cannot send an advert (priority {priority}): {e}");
+                Err(format!("cannot send adverts: {e}"))
+            }
         }
     }
 }
