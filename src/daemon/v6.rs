@@ -30,11 +30,15 @@ pub(crate) struct V6 {
     pub lladdr: Option<Ipv6Addr>,
     /// `--src` of the IPv6 router (checked to be ours at start).
     src: Option<Ipv6Addr>,
-    /// The IPv6 `--peer`s (empty: multicast) and when each was last heard.
+    /// The IPv6 `--peer`s (empty: multicast) and when each was last heard, and the same as the
+    /// receive check takes them.
     pub peers: Vec<Ipv6Addr>,
     pub peer_heard: Vec<Option<Instant>>,
-    /// The interface's own IPv6 addresses (not VIPs).
+    peer_ips: Vec<IpAddr>,
+    /// The interface's own IPv6 addresses (not VIPs; our link-local among them), and the same for the
+    /// receive check (kept beside, not rebuilt for every advert).
     pub own: Vec<Ipv6Addr>,
+    own_ips: Vec<IpAddr>,
     pub counters: Counters,
     /// The last advert accepted over IPv6 (for atropos).
     pub heard: Option<fsm::Heard>,
@@ -109,7 +113,7 @@ impl V6 {
                 cfg.ifname
             );
         }
-        let own = addrs.iter().map(|a| a.addr).filter(|a| !vips.iter().any(|v| v.addr == *a)).collect();
+        let own: Vec<Ipv6Addr> = addrs.iter().map(|a| a.addr).filter(|a| !vips.iter().any(|v| v.addr == *a)).collect();
         Ok(Some(V6 {
             sock,
             events,
@@ -120,6 +124,8 @@ impl V6 {
             src: cfg.src6,
             peers: cfg.peers6.clone(),
             peer_heard: vec![None; cfg.peers6.len()],
+            peer_ips: cfg.peers6.iter().map(|&a| a.into()).collect(),
+            own_ips: own.iter().map(|&a| a.into()).collect(),
             own,
             counters: Counters::default(),
             heard: None,
@@ -323,6 +329,7 @@ impl Daemon {
             self.core.fsm.set_primary6(v6.source().map(IpAddr::V6));
         }
         v6.own = addrs.iter().map(|a| a.addr).filter(|a| !v6.vips.iter().any(|v| v.addr == *a)).collect();
+        v6.own_ips = v6.own.iter().map(|&a| a.into()).collect();
         if self.core.fsm.state() == State::Master && self.core.fault.is_none() {
             for v in v6.managed() {
                 if !addrs.iter().any(|a| a.addr == v.addr) {
@@ -359,18 +366,15 @@ impl Daemon {
             } else {
                 accept::receive(meta, &v6.buf[..len], Version::V3, Family::V6, transport)
             };
-            let mut own: Vec<IpAddr> = v6.own.iter().map(|&a| a.into()).collect();
-            own.extend(v6.lladdr.map(IpAddr::V6));
-            let peers: Vec<IpAddr> = v6.peers.iter().map(|&a| a.into()).collect();
             let expect = Expect {
                 vrid: self.cfg.vrid,
                 version: Version::V3,
                 auth: &self.cfg.auth,
                 adver_int: self.cfg.adver_int,
                 vips: &v6.sorted,
-                own: &own,
+                own: &v6.own_ips,
                 owner: self.cfg.priority == 255,
-                peers: &peers,
+                peers: &v6.peer_ips,
                 strict_interval: self.cfg.strict_interval,
             };
             let verdict = match parsed {
