@@ -1,7 +1,7 @@
 //! A dual-stack member's IPv6 router (VRRPv3): its line under the member's row and its JSON object.
 
 use crate::row::Row;
-use crate::state::secs_ms;
+use crate::state::{drops_json, drops_text, secs_ms};
 use serde_json::{Value, json};
 
 /// "IPv6: fe80::51/128,2001:db8:a::200/64 from fe80::1, master heard fe80::2 (100), sent/recv 5/12, dropped ttl:2".
@@ -10,11 +10,7 @@ pub fn line(r: &Row) -> Option<String> {
     let vips: Vec<String> = v.vips.iter().map(|a| a.to_string()).collect();
     let from = v.source.map_or_else(|| "no usable link-local source".to_string(), |a| format!("from {a}"));
     let heard = v.heard.as_ref().map_or_else(|| "-".to_string(), |h| format!("{} ({})", h.src, h.priority));
-    let drops = if v.drops.is_empty() {
-        "-".to_string()
-    } else {
-        v.drops.iter().map(|(k, n)| format!("{}:{n}", k.name())).collect::<Vec<_>>().join(",")
-    };
+    let drops = drops_text(&v.drops);
     Some(format!(
         "IPv6: {} {from}, master heard {heard}, sent/recv {}/{}, dropped {drops}",
         vips.join(","),
@@ -34,7 +30,7 @@ pub fn json(r: &Row) -> Value {
         "master_heard_ago_s": v.heard.as_ref().map(|h| secs_ms(h.ago_ms)),
         "adverts_sent": v.sent,
         "adverts_received": v.received,
-        "dropped": v.drops.iter().map(|(k, n)| (k.name().to_string(), Value::from(*n))).collect::<serde_json::Map<_, _>>(),
+        "dropped": drops_json(&v.drops),
     })
 }
 

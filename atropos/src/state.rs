@@ -2,9 +2,10 @@
 
 use crate::row::{Row, dash, link_word};
 use crate::survey::{Seen, survey};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::path::Path;
 use vrrpd::control::Request;
+use vrrpd::packet::DropKind;
 use vrrpd::profile::Interval;
 use vrrpd::rundir;
 
@@ -203,7 +204,7 @@ fn cells(r: &Row) -> [String; 13] {
         fmt_since(r.since_ms),
         dash(r.pid),
         format!("{}/{}", dash(r.sent), dash(r.received)),
-        if r.drops.is_empty() { "-".into() } else { join(r.drops.iter().map(|(k, n)| format!("{}:{n}", k.name()))) },
+        drops_text(&r.drops),
         r.problem.clone().unwrap_or_else(|| r.reason.clone()),
     ]
 }
@@ -283,7 +284,6 @@ fn fmt_since(ms: u64) -> String {
 
 /// A member's `--json` object.
 pub fn member_json(r: &Row) -> Value {
-    let drops: Map<String, Value> = r.drops.iter().map(|(k, n)| (k.name().to_string(), Value::from(*n))).collect();
     let vips: Vec<String> = r.vips.iter().flatten().map(|v| v.to_string()).collect();
     let mut m = json!({
         "interface": r.label,
@@ -303,7 +303,7 @@ pub fn member_json(r: &Row) -> Value {
         "pid": r.pid,
         "adverts_sent": r.sent,
         "adverts_received": r.received,
-        "dropped": drops,
+        "dropped": drops_json(&r.drops),
         "fault": r.fault,
         "counters": { "interval_mismatch": r.mismatches },
         "interval_mismatch": r.mismatch.as_ref().map(|mm| json!({
@@ -332,6 +332,16 @@ pub fn member_json(r: &Row) -> Value {
         obj.insert("held_backup_because".into(), held.clone().into());
     }
     m
+}
+
+/// Counted drop kinds as a cell: "ttl:3,checksum:1", "-" for none (both families' rows).
+pub fn drops_text(drops: &[(DropKind, u64)]) -> String {
+    if drops.is_empty() { "-".into() } else { join(drops.iter().map(|(k, n)| format!("{}:{n}", k.name()))) }
+}
+
+/// Counted drop kinds as a JSON object {kind: count}.
+pub fn drops_json(drops: &[(DropKind, u64)]) -> Value {
+    Value::Object(drops.iter().map(|(k, n)| (k.name().to_string(), Value::from(*n))).collect())
 }
 
 /// Milliseconds as a JSON number of seconds.
