@@ -69,6 +69,15 @@ fn hosts_without_ipv4_elect_and_fail_over_over_ipv6_alone() {
     exec(lab.h(1), &format!("ip link set {A} down"));
     ping6_ok(&lab, c, VIP6_A, "the client pings the IPv6 VIP (host 2)");
     assert_eq!(neigh6_mac(c, VIP6_A).as_deref(), Some(before.as_str()), "same MAC after the failover");
+    // Host 2 loses its link-local address: no advert of any family can leave, so it must not keep the
+    // VIP as a silent MASTER: out of the election after two failed adverts, the VIP given back.
+    exec(lab.h(2), &format!("ip -6 addr flush dev {A} scope link"));
+    lab.wait_until(HANG, "host 2 out of the election, VIP released", || {
+        assert_running(std::slice::from_ref(&p2));
+        !has_ip6(lab.h(2), A, VIP6_A) && lab.live_state(2, A, VRID, &p2).as_deref() == Some("BACKUP")
+    });
+    let log = p2.log_text();
+    assert!(log.contains("has no usable IPv6 link-local address: out of the election"), "{log}");
 }
 
 #[test]
