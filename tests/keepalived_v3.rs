@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::keepalived::assert_keepalived_accepted_everything;
+use common::keepalived::{I_1S, I_10MS, I_100MS, Int, assert_keepalived_accepted_everything};
 use common::*;
 use std::fs;
 use std::time::{Duration, Instant};
@@ -14,31 +14,6 @@ use std::time::{Duration, Instant};
 const VRID: u8 = 51;
 const HANG: Duration = Duration::from_secs(15);
 const A: &str = "eth0";
-
-/// An advert interval as both sides write it, and in centiseconds.
-#[derive(Clone, Copy)]
-struct Int {
-    text: &'static str,
-    centis: u64,
-}
-
-const I_1S: Int = Int { text: "1", centis: 100 };
-const I_100MS: Int = Int { text: "0.1", centis: 10 };
-const I_10MS: Int = Int { text: "0.01", centis: 1 };
-
-impl Int {
-    fn dur(self) -> Duration {
-        Duration::from_millis(self.centis * 10)
-    }
-    /// Master_Down_Interval of RFC 5798 for a backup of priority `prio`: 3 × interval + Skew_Time.
-    fn master_down(self, prio: u8) -> Duration {
-        3 * self.dur() + self.dur() * (256 - u32::from(prio)) / 256
-    }
-    /// How long "stays" is watched: well past Master_Down_Interval, and long enough to see many adverts.
-    fn hold(self, prio: u8) -> Duration {
-        self.master_down(prio) + Duration::from_millis(1500)
-    }
-}
 
 fn skip() -> bool {
     skip_unless_root() || skip_unless_installed("keepalived", "--version")

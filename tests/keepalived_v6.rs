@@ -10,7 +10,7 @@
 mod common;
 
 use common::ipv6::*;
-use common::keepalived::assert_keepalived_accepted_everything;
+use common::keepalived::{I_1S, I_10MS, I_100MS, Int, assert_keepalived_accepted_everything};
 use common::unicast::{drop_vrrp_multicast, multicast_dropped};
 use common::*;
 use std::fs;
@@ -19,25 +19,6 @@ use std::time::{Duration, Instant};
 const VRID: u8 = 51;
 const HANG: Duration = Duration::from_secs(15);
 const A: &str = "eth0";
-
-/// An advert interval as both sides write it, and in centiseconds.
-#[derive(Clone, Copy)]
-struct Int {
-    text: &'static str,
-    centis: u64,
-}
-
-const I_1S: Int = Int { text: "1", centis: 100 };
-const I_100MS: Int = Int { text: "0.1", centis: 10 };
-const I_10MS: Int = Int { text: "0.01", centis: 1 };
-
-impl Int {
-    /// How long "stays" is watched: well past RFC 5798's Master_Down_Interval of a backup at `prio`.
-    fn hold(self, prio: u8) -> Duration {
-        let d = Duration::from_millis(self.centis * 10);
-        3 * d + d * (256 - u32::from(prio)) / 256 + Duration::from_millis(1500)
-    }
-}
 
 fn skip() -> bool {
     skip_unless_root() || skip_unless_installed("keepalived", "--version") || skip_unless_installed("nft", "--version")

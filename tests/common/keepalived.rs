@@ -1,6 +1,34 @@
-//! What the keepalived interop tests check in keepalived's own log.
+//! What the keepalived interop tests share: keepalived's own log checks, and the advert intervals as
+//! both sides write them.
+#![allow(dead_code)]
 
 use super::Proc;
+use std::time::Duration;
+
+/// An advert interval as both sides write it, and in centiseconds.
+#[derive(Clone, Copy)]
+pub struct Int {
+    pub text: &'static str,
+    pub centis: u64,
+}
+
+pub const I_1S: Int = Int { text: "1", centis: 100 };
+pub const I_100MS: Int = Int { text: "0.1", centis: 10 };
+pub const I_10MS: Int = Int { text: "0.01", centis: 1 };
+
+impl Int {
+    pub fn dur(self) -> Duration {
+        Duration::from_millis(self.centis * 10)
+    }
+    /// Master_Down_Interval of RFC 5798 for a backup of priority `prio`: 3 × interval + Skew_Time.
+    pub fn master_down(self, prio: u8) -> Duration {
+        3 * self.dur() + self.dur() * (256 - u32::from(prio)) / 256
+    }
+    /// How long "stays" is watched: well past Master_Down_Interval, and long enough to see many adverts.
+    pub fn hold(self, prio: u8) -> Duration {
+        self.master_down(prio) + Duration::from_millis(1500)
+    }
+}
 
 /// Things keepalived says when it rejects an advert: none of them may appear in its log.
 pub fn assert_keepalived_accepted_everything(k: &Proc) {
