@@ -198,7 +198,14 @@ impl Core {
                 self.held = held;
                 held_changed = true;
             }
-            let why = if self.in_group() { format!("group: {}", v.why_not) } else { v.why_not.clone() };
+            // The reason is only read when a master must give way: not formatted on every advert.
+            let why = if v.allow || self.fsm.state() != State::Master {
+                String::new()
+            } else if self.in_group() {
+                format!("group: {}", v.why_not)
+            } else {
+                v.why_not.clone()
+            };
             acts.extend(self.fsm.verdict(now, v.allow, &why));
             if acts.is_empty() {
                 break;

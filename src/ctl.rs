@@ -9,6 +9,7 @@ use crate::sys::proc;
 use log::warn;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -50,6 +51,9 @@ pub struct Ctl {
     listen_token: Token,
     conns: BTreeMap<usize, Conn>,
     next: usize,
+    /// The siblings as last built (the event loop asks on every turn, a sibling changes rarely);
+    /// emptied by every change of a connection or of its role.
+    siblings: OnceCell<Vec<Status>>,
 }
 
 fn bind(path: &Path) -> io::Result<UnixListener> {
@@ -65,7 +69,7 @@ impl Ctl {
         let _ = std::fs::remove_file(path);
         let mut listener = bind(path)?;
         reg.register(&mut listener, token, Interest::READABLE)?;
-        Ok(Ctl { listener, listen_token: token, conns: BTreeMap::new(), next: FIRST_CONN })
+        Ok(Ctl { listener, listen_token: token, conns: BTreeMap::new(), next: FIRST_CONN, siblings: OnceCell::new() })
     }
 
     /// Binds again after the socket file (or the run dir) was removed.
@@ -91,6 +95,7 @@ impl Ctl {
         }
         let c = Conn { stream, rbuf: Vec::new(), wbuf: Vec::new(), role, writable_registered: false, done: false };
         self.conns.insert(t, c);
+        self.siblings.take();
         Some(t)
     }
 
@@ -226,6 +231,7 @@ impl Ctl {
     /// Closes a connection; returns what it was.
     pub fn remove(&mut self, reg: &Registry, t: usize) -> Option<Role> {
         let mut c = self.conns.remove(&t)?;
+        self.siblings.take();
         let _ = reg.deregister(&mut c.stream);
         Some(c.role)
     }
@@ -235,6 +241,7 @@ impl Ctl {
     }
 
     pub fn role_mut(&mut self, t: usize) -> Option<&mut Role> {
+        self.siblings.take();
         self.conns.get_mut(&t).map(|c| &mut c.role)
     }
 
@@ -243,17 +250,20 @@ impl Ctl {
         self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect()
     }
 
-    /// The siblings heard from, one per (interface, vrid) (two connections to one sibling count once).
-    pub fn siblings(&self, me: &MemberId) -> Vec<Status> {
-        let mut by_id: BTreeMap<MemberId, &Status> = BTreeMap::new();
-        for c in self.conns.values() {
-            if let Role::Member { status: Some(s), .. } = &c.role
-                && &s.id() != me
-            {
-                by_id.insert(s.id(), s);
+    /// The siblings heard from, one per (interface, vrid) (two connections to one sibling count once),
+    /// in (interface, vrid) order. `me` is always this member's own id.
+    pub fn siblings(&self, me: &MemberId) -> &[Status] {
+        self.siblings.get_or_init(|| {
+            let mut by_id: BTreeMap<MemberId, &Status> = BTreeMap::new();
+            for c in self.conns.values() {
+                if let Role::Member { status: Some(s), .. } = &c.role
+                    && &s.id() != me
+                {
+                    by_id.insert(s.id(), s);
+                }
             }
-        }
-        by_id.into_values().cloned().collect()
+            by_id.into_values().cloned().collect()
+        })
     }
 }
 
@@ -328,6 +338,47 @@ mod tests {
             closed.then_some((lines, closed))
         });
         assert_eq!((lines, closed), (vec!["OK".to_string()], true));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn status(ifname: &str, prio: u8) -> Status {
+        Status {
+            ifname: ifname.into(),
+            vrid: 51,
+            pid: 1,
+            state: crate::fsm::State::Backup,
+            wants: false,
+            link_up: true,
+            prio,
+            resigned: false,
+            fault: false,
+            members: 2,
+            tracker: None,
+        }
+    }
+
+    #[test]
+    fn the_kept_siblings_follow_every_status_and_every_close() {
+        let (d, path, mut poll, reg, mut a) = listener("siblings");
+        let me = MemberId::new("eth0", 51);
+        let _peer = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let ta = accepted(&mut poll, &reg, &mut a);
+        assert!(a.siblings(&me).is_empty(), "a connection that said nothing is no sibling");
+        *a.role_mut(ta).unwrap() = Role::Member { status: Some(status("eth1", 100)), bye: false };
+        assert_eq!(a.siblings(&me), &[status("eth1", 100)]);
+        // Asked again without a change: the same list; after a change: the new status.
+        assert_eq!(a.siblings(&me), &[status("eth1", 100)]);
+        if let Some(Role::Member { status: s, .. }) = a.role_mut(ta) {
+            *s = Some(status("eth1", 90));
+        }
+        assert_eq!(a.siblings(&me), &[status("eth1", 90)]);
+        // A connection that claims to be us is not a sibling.
+        *a.role_mut(ta).unwrap() = Role::Member { status: Some(status("eth0", 100)), bye: false };
+        assert!(a.siblings(&me).is_empty());
+        *a.role_mut(ta).unwrap() = Role::Member { status: Some(status("eth1", 90)), bye: false };
+        assert_eq!(a.siblings(&me).len(), 1);
+        a.remove(&reg, ta);
+        assert!(a.siblings(&me).is_empty(), "a closed connection leaves the list");
         let _ = std::fs::remove_dir_all(&d);
     }
 

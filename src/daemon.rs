@@ -337,8 +337,8 @@ impl Daemon {
         self.core.status()
     }
 
-    /// The siblings we hear from, one per interface.
-    fn siblings(&self) -> Vec<Status> {
+    /// The siblings we hear from, one per interface, as ctl keeps them.
+    fn siblings(&self) -> &[Status] {
         self.ctl.siblings(&self.id)
     }
 
@@ -470,8 +470,8 @@ impl Daemon {
     /// (the core decides, in order; a fault found while sending puts the question again).
     fn settle(&mut self, now: Instant) {
         for _ in 0..2 {
-            let siblings = if self.core.in_group() { self.siblings() } else { Vec::new() };
-            let effects = self.core.settle(now, &siblings);
+            let siblings = if self.core.in_group() { self.ctl.siblings(&self.id) } else { &[] };
+            let effects = self.core.settle(now, siblings);
             let fault_before = self.core.fault.is_some();
             self.apply(now, effects);
             if self.core.fault.is_some() == fault_before {

@@ -8,8 +8,8 @@ use crate::hostwide::HostTransition;
 impl Daemon {
     /// Asks the core whether the whole host has just changed state and this member runs its hook.
     pub(super) fn settle_host(&mut self, now: Instant) {
-        let siblings = if self.core.in_group() { self.siblings() } else { Vec::new() };
-        if let Some(e) = self.core.host_transition(&siblings) {
+        let siblings = if self.core.in_group() { self.ctl.siblings(&self.id) } else { &[] };
+        if let Some(e) = self.core.host_transition(siblings) {
             self.apply(now, vec![e]);
         }
     }

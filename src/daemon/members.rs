@@ -86,7 +86,7 @@ impl Daemon {
                     warn!("a second vrrpd claims {}: ignored", self.id);
                     return;
                 }
-                let before = self.siblings().into_iter().find(|s| s.id() == status.id());
+                let before = self.siblings().iter().find(|s| s.id() == status.id()).cloned();
                 let new = before.is_none();
                 let ours = self.cfg.members.unwrap_or(0);
                 if status.members != 0 && status.members != ours && before.map(|b| b.members) != Some(status.members) {
@@ -186,7 +186,7 @@ impl Daemon {
             present: 1 + siblings.len() as u32,
             siblings: siblings.iter().map(|s| s.id()).collect(),
             drained: self.core.drained,
-            held: self.core.verdict(&siblings).why_not,
+            held: self.core.verdict(siblings).why_not,
             strict_interval: self.cfg.strict_interval,
             fault: self.core.fault.as_ref().map(|f| f.why.clone()),
             interval_mismatches: self.counters.interval_mismatch,

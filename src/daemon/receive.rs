@@ -99,8 +99,8 @@ impl Daemon {
                         self.note_mismatch(now, r.src, int);
                     }
                     // A better master here releases every member at once (siblings told first).
-                    let siblings = if self.in_group() { self.siblings() } else { Vec::new() };
-                    let effects = self.core.advert(now, r.src, r.advert.priority, int, &siblings);
+                    let siblings = if self.core.in_group() { self.ctl.siblings(&self.id) } else { &[] };
+                    let effects = self.core.advert(now, r.src, r.advert.priority, int, siblings);
                     self.apply(now, effects);
                 }
                 Err(kind) => {
