@@ -62,6 +62,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+mod alone;
 mod bed;
 mod daemons;
 mod lans;

@@ -1,12 +1,13 @@
 //! Running one implementation through every scenario's trials, and recovering after a failed trial.
 
+use crate::alone::own_cpu;
 use crate::bed::Bed;
 use crate::common::*;
 use crate::daemons::Imp;
 use crate::measure::Mem;
 use crate::profile::{Prof, window_secs};
 use crate::scenarios::{Scen, Trial};
-use crate::steady::Steady;
+use crate::steady::{CpuShare, Steady};
 use crate::stopped;
 use crate::system::run_ok;
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ pub struct Run {
     pub mem_end: Option<Mem>,
     /// v3 only: the steady-state window (largest advert gap, CPU), after the first settle.
     pub steady: Option<Result<Steady, String>>,
+    /// v3 at 10 ms: the master's own CPU on legs that drop every frame (`alone`), per process.
+    pub alone: Option<Result<Vec<CpuShare>, String>>,
     pub error: Option<String>,
     pub lab_dir: String,
 }
@@ -38,6 +41,7 @@ impl Run {
             mem: None,
             mem_end: None,
             steady: None,
+            alone: None,
             error: None,
             lab_dir: String::new(),
         }
@@ -47,9 +51,19 @@ impl Run {
 pub fn run_imp(imp: Imp, bin: &str, n: usize, prof: Prof) -> Run {
     let mut run = Run::new(imp, prof);
     run.error = guarded(|| -> Result<(), String> {
+        let who = format!("{} {}", imp.name(), prof.tag());
+        if prof.cpu_target().is_some() && !prof.track {
+            // Before the lab, with nothing else running.
+            let secs = window_secs();
+            eprintln!("[{who}] master alone, its adverts dropped at the switch-side legs, {secs} s (its own CPU)");
+            let a = guarded_value(|| own_cpu(imp, bin, prof, secs));
+            if let Err(e) = &a {
+                eprintln!("[{who}] alone window FAILED: {e}");
+            }
+            run.alone = Some(a);
+        }
         let mut bed = Bed::new(imp, bin, prof)?;
         run.lab_dir = bed.lab.dir.display().to_string();
-        let who = format!("{} {}", imp.name(), prof.tag());
         eprintln!("[{who}] lab {} ({})", bed.lab.name, run.lab_dir);
         bed.settle()?;
         run.mem = Some(bed.memory());
@@ -113,6 +127,15 @@ pub fn guarded(f: impl FnOnce() -> Result<(), String>) -> Option<String> {
                 .unwrap_or_default();
             Some(format!("panic: {msg}"))
         }
+    }
+}
+
+/// Like [`guarded`], for a part that gives a value: a panic (a lab that broke) becomes its error.
+fn guarded_value<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let mut out = None;
+    match guarded(|| f().map(|v| out = Some(v))) {
+        Some(e) => Err(e),
+        None => out.ok_or_else(|| "no value".to_string()),
     }
 }
 
