@@ -45,6 +45,17 @@ impl Bed {
             .map(|p| p.t)
     }
 
+    /// Last advert of h1 on a LAN after `t0` with a priority other than 0 (in the host-death trials:
+    /// the last one the peer heard before h1 died).
+    pub fn h1_last_advert(pkts: &[Pkt], lan: usize, t0: i64) -> Option<i64> {
+        let src = host_ip(1, lan);
+        pkts.iter()
+            .filter(|p| p.t >= t0)
+            .filter(|p| matches!(&p.kind, PktKind::Advert { src_ip, prio, .. } if *src_ip == src && *prio != 0))
+            .map(|p| p.t)
+            .next_back()
+    }
+
     /// First address-add of `ip` on host n after t0 (monitor).
     pub fn addr_add(evs: &[MonEv], ip_want: &str, t0: i64) -> Option<i64> {
         evs.iter()

@@ -36,20 +36,26 @@ pub enum Metric {
     Takeover,
     Release,
     Handback,
+    /// Host death: from the first Master_Down_Interval expiry.
+    AfterExpiry,
+}
+
+impl Metric {
+    /// This metric's figure in a trial (µs).
+    pub fn of(self, t: &Trial) -> Option<i64> {
+        match self {
+            Metric::Takeover => t.takeover,
+            Metric::Release => t.release,
+            Metric::Handback => t.handback,
+            Metric::AfterExpiry => t.after_expiry,
+        }
+    }
 }
 
 /// (median, worst, present, total) of a metric over a run's trials of a scenario.
 pub fn stats(run: &Run, sc: Scen, m: Metric) -> Option<(f64, f64, usize, usize)> {
     let trials = run.trials.get(&sc)?;
-    let vals: Vec<i64> = trials
-        .iter()
-        .filter_map(|t| t.as_ref().ok())
-        .filter_map(|t| match m {
-            Metric::Takeover => t.takeover,
-            Metric::Release => t.release,
-            Metric::Handback => t.handback,
-        })
-        .collect();
+    let vals: Vec<i64> = trials.iter().filter_map(|t| t.as_ref().ok()).filter_map(|t| m.of(t)).collect();
     let med = median(&vals)?;
     Some((med, *vals.iter().max()? as f64, vals.len(), trials.len()))
 }
@@ -187,6 +193,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
         add("3 SIGKILL h1 eth1 member → h2 both", Scen::Kill1, Takeover, true);
         add("  handback after member restart", Scen::Kill1, Handback, true);
         add("4 SIGKILL all of h1 → h2 owns both", Scen::KillAll, Takeover, false);
+        add("  from the first Master_Down expiry", Scen::KillAll, AfterExpiry, false);
         add("  handback after restart", Scen::KillAll, Handback, false);
         add("5 local release: link notif. → prio 0 on A", Scen::Link, Release, false);
         add("  SIGTERM → prio 0 on A and B", Scen::Term, Release, false);
@@ -273,11 +280,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
     let all = std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1");
     for run in std::iter::once(ours).chain(ka) {
         for (sc, v) in &run.trials {
-            let get = |t: &Trial, m: Metric| match m {
-                Metric::Takeover => t.takeover,
-                Metric::Release => t.release,
-                Metric::Handback => t.handback,
-            };
+            let get = |t: &Trial, m: Metric| m.of(t);
             for m in [Metric::Takeover, Metric::Release] {
                 let limit = prof.target(*sc, m).map(|x| x.1);
                 let Some((i, worst)) = v

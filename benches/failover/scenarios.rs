@@ -40,6 +40,9 @@ pub struct Trial {
     pub release: Option<i64>,
     /// Restore → h1 owns both VIPs again (µs).
     pub handback: Option<i64>,
+    /// Host death: the first Master_Down_Interval expiry (h1's last advert on a LAN + the interval)
+    /// → h2 owns both VIPs (µs): the peer's own reaction once the protocol lets it take over.
+    pub after_expiry: Option<i64>,
     pub raw: String,
     pub timeline: String,
 }
@@ -175,7 +178,23 @@ impl Bed {
                     |t: Option<i64>| t.map(|t| format!("{:.2}", (t - t0) as f64 / 1000.0)).unwrap_or("none".into());
                 let _ = write!(raw, "; prio-0 A {} ms (B, for the dead member: {} ms) after kill()", ms(a), ms(b));
             }
-            Scen::KillAll => {}
+            Scen::KillAll => {
+                // The protocol's bound of this trial: the LAN whose master fell silent first may
+                // take the host over one Master_Down_Interval after h1's last advert there.
+                let last = [Self::h1_last_advert(&caps[0], 0, before), Self::h1_last_advert(&caps[1], 1, before)];
+                if let (Some(a), Some(b), Some(take)) = (last[0], last[1], tr.takeover) {
+                    let expiry = a.min(b) + self.prof.master_down_us();
+                    tr.after_expiry = Some(t0 + take - expiry);
+                    let _ = write!(
+                        raw,
+                        "; h1's last adverts A {} ms, B {} ms; first Master_Down expiry {} ms; h2 owns both {:.2} ms after it",
+                        rel(Some(a)),
+                        rel(Some(b)),
+                        rel(Some(expiry)),
+                        (t0 + take - expiry) as f64 / 1e3
+                    );
+                }
+            }
         }
         tr.timeline = self.timeline(t0, t0.max(garp[0].unwrap_or(0)).max(garp[1].unwrap_or(0)).max(t_poll));
 
