@@ -181,7 +181,9 @@ impl Bed {
             Scen::KillAll => {
                 // The protocol's bound of this trial: the LAN whose master fell silent first may
                 // take the host over one Master_Down_Interval after h1's last advert there.
-                let last = [Self::h1_last_advert(&caps[0], 0, before), Self::h1_last_advert(&caps[1], 1, before)];
+                // (Looked for over the 5 s before the kill: h1 sends nothing once killed.)
+                let since = before - 5_000_000;
+                let last = [Self::h1_last_advert(&caps[0], 0, since), Self::h1_last_advert(&caps[1], 1, since)];
                 if let (Some(a), Some(b), Some(take)) = (last[0], last[1], tr.takeover) {
                     let expiry = a.min(b) + self.prof.master_down_us();
                     tr.after_expiry = Some(t0 + take - expiry);
