@@ -37,21 +37,7 @@ pub fn own_cpu(imp: Imp, bin: &str, prof: Prof, secs: f64) -> Result<Vec<CpuShar
             ],
         );
     }
-    let mut bed = Bed {
-        lab,
-        imp,
-        prof,
-        bin: bin.to_string(),
-        daemons: [Vec::new(), Vec::new()],
-        all_daemons: Vec::new(),
-        caps: Vec::new(),
-        mon_h: Vec::new(),
-        mon_sw: None,
-        ka_conf: Vec::new(),
-        ka_runs: 0,
-        tmpfs_base: None,
-        services: Vec::new(),
-    };
+    let mut bed = Bed::bare(lab, imp, bin, prof);
     if imp == Imp::Keepalived {
         bed.ka_conf.push(bed.write_ka_conf(1));
     }

@@ -32,13 +32,9 @@ pub struct Bed {
 }
 
 impl Bed {
-    pub fn new(imp: Imp, bin: &str, prof: Prof) -> Result<Bed, String> {
-        let tag = match imp {
-            Imp::Ours => "benchours",
-            Imp::Keepalived => "benchka",
-        };
-        let lab = Lab::new(tag, 2, 2);
-        let mut bed = Bed {
+    /// A bed around `lab` with nothing started: no capture, no monitor, no daemon.
+    pub fn bare(lab: Lab, imp: Imp, bin: &str, prof: Prof) -> Bed {
+        Bed {
             lab,
             imp,
             prof,
@@ -52,7 +48,15 @@ impl Bed {
             ka_runs: 0,
             tmpfs_base: None,
             services: Vec::new(),
+        }
+    }
+
+    pub fn new(imp: Imp, bin: &str, prof: Prof) -> Result<Bed, String> {
+        let tag = match imp {
+            Imp::Ours => "benchours",
+            Imp::Keepalived => "benchka",
         };
+        let mut bed = Bed::bare(Lab::new(tag, 2, 2), imp, bin, prof);
         // Captures first, so nothing is missed.
         for lan in 0..2 {
             let c = bed.lab.client(lan).to_string();
