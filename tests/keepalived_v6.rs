@@ -10,7 +10,7 @@
 mod common;
 
 use common::ipv6::*;
-use common::keepalived::{I_1S, I_10MS, I_100MS, Int, assert_keepalived_accepted_everything};
+use common::keepalived::{I_1S, I_10MS, I_100MS, Int, assert_keepalived_accepted_everything, dual_stack_conf};
 use common::unicast::{drop_vrrp_multicast, multicast_dropped};
 use common::*;
 use std::fs;
@@ -35,14 +35,12 @@ fn keepalived_v6(lab: &Lab, n: usize, prio: u8, int: Int) -> Proc {
             adv = int.text
         )
     };
-    let text = format!(
-        "global_defs {{\n    router_id {name}_h{n}\n    vrrp_version 3\n    vrrp_garp_master_delay 0\n    \
-         vrrp_garp_master_repeat 1\n    vrrp_garp_master_refresh 0\n    script_user root\n    \
-         enable_script_security\n}}\n\
-         vrrp_sync_group G{VRID} {{\n    group {{\n        VI_4\n        VI_6\n    }}\n}}\n{v4}{v6}",
-        name = lab.name,
-        v4 = instance("VI_4", format!("{VIP_A}/24")),
-        v6 = instance("VI_6", format!("{VIP6_A}/64")),
+    let text = dual_stack_conf(
+        &lab.name,
+        n,
+        VRID,
+        &instance("VI_4", format!("{VIP_A}/24")),
+        &instance("VI_6", format!("{VIP6_A}/64")),
     );
     fs::write(&conf, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
     lab.spawn_keepalived(n, &conf, &base)

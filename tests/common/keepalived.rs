@@ -5,6 +5,17 @@
 use super::Proc;
 use std::time::Duration;
 
+/// keepalived.conf of a dual-stack host `n`: the interop global_defs (VRRPv3, one GARP, no refresh,
+/// scripts as root) and one sync group `G<vrid>` of the instances `VI_4` and `VI_6`, given whole.
+pub fn dual_stack_conf(lab_name: &str, n: usize, vrid: u8, v4: &str, v6: &str) -> String {
+    format!(
+        "global_defs {{\n    router_id {lab_name}_h{n}\n    vrrp_version 3\n    vrrp_garp_master_delay 0\n    \
+         vrrp_garp_master_repeat 1\n    vrrp_garp_master_refresh 0\n    script_user root\n    \
+         enable_script_security\n}}\n\
+         vrrp_sync_group G{vrid} {{\n    group {{\n        VI_4\n        VI_6\n    }}\n}}\n{v4}{v6}"
+    )
+}
+
 /// An advert interval as both sides write it, and in centiseconds.
 #[derive(Clone, Copy)]
 pub struct Int {
