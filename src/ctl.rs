@@ -250,21 +250,65 @@ impl Ctl {
         self.conns.iter().filter(|(_, c)| matches!(c.role, Role::Member { .. })).map(|(t, _)| *t).collect()
     }
 
-    /// The siblings heard from, one per (interface, vrid) (two connections to one sibling count once),
-    /// in (interface, vrid) order. `me` is always this member's own id.
+    /// The siblings heard from, one per (interface, vrid) (two connections to one sibling count once:
+    /// the last one's status), in (interface, vrid) order. `me` is always this member's own id.
     pub fn siblings(&self, me: &MemberId) -> &[Status] {
         self.siblings.get_or_init(|| {
-            let mut by_id: BTreeMap<MemberId, &Status> = BTreeMap::new();
-            for c in self.conns.values() {
-                if let Role::Member { status: Some(s), .. } = &c.role
-                    && &s.id() != me
-                {
-                    by_id.insert(s.id(), s);
+            let mut heard: Vec<&Status> = self
+                .conns
+                .values()
+                .filter_map(|c| match &c.role {
+                    Role::Member { status: Some(s), .. } if !is(s, &me.ifname, me.vrid) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            heard.sort_by(|a, b| key(a).cmp(&key(b)));
+            let mut kept: Vec<Status> = Vec::with_capacity(heard.len());
+            for s in heard {
+                match kept.last_mut() {
+                    Some(last) if key(last) == key(s) => last.clone_from(s),
+                    _ => kept.push(s.clone()),
                 }
             }
-            by_id.into_values().cloned().collect()
+            kept
         })
     }
+
+    /// The sibling `(ifname, vrid)` as last heard, if present.
+    pub fn sibling(&self, me: &MemberId, ifname: &str, vrid: u8) -> Option<&Status> {
+        let all = self.siblings(me);
+        all.binary_search_by(|s| key(s).cmp(&(ifname, vrid))).ok().and_then(|i| all.get(i))
+    }
+
+    /// Records the status a sibling sent on connection `t`. The kept list follows in place: a flip of
+    /// a 32-LAN host brings 31 statuses to every member, and rebuilding the list for each one cost
+    /// more than the rest of the flip.
+    pub fn set_status(&mut self, t: usize, status: Status, me: &MemberId) {
+        let Some(c) = self.conns.get_mut(&t) else { return };
+        // A connection that spoke for another sibling until now may have been that one's only source.
+        let other_sibling = matches!(&c.role, Role::Member { status: Some(old), .. } if key(old) != key(&status));
+        if other_sibling || is(&status, &me.ifname, me.vrid) {
+            self.siblings.take();
+        } else if let Some(kept) = self.siblings.get_mut() {
+            match kept.binary_search_by(|s| key(s).cmp(&key(&status))) {
+                Ok(i) => {
+                    if let Some(s) = kept.get_mut(i) {
+                        s.clone_from(&status);
+                    }
+                }
+                Err(i) => kept.insert(i, status.clone()),
+            }
+        }
+        c.role = Role::Member { status: Some(status), bye: false };
+    }
+}
+
+fn key(s: &Status) -> (&str, u8) {
+    (s.ifname.as_str(), s.vrid)
+}
+
+fn is(s: &Status, ifname: &str, vrid: u8) -> bool {
+    s.vrid == vrid && s.ifname == ifname
 }
 
 #[cfg(test)]
@@ -379,6 +423,48 @@ mod tests {
         assert_eq!(a.siblings(&me).len(), 1);
         a.remove(&reg, ta);
         assert!(a.siblings(&me).is_empty(), "a closed connection leaves the list");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// The list as built from scratch out of the connections.
+    fn rebuilt(a: &mut Ctl, me: &MemberId) -> Vec<Status> {
+        a.siblings.take();
+        a.siblings(me).to_vec()
+    }
+
+    #[test]
+    fn statuses_set_in_place_give_the_list_built_from_scratch() {
+        let (d, path, mut poll, reg, mut a) = listener("inplace");
+        let me = MemberId::new("eth0", 51);
+        let peers: Vec<_> = (0..4).map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap()).collect();
+        let t: Vec<usize> = until(&mut poll, "the accepts", || {
+            a.accept_all(&reg);
+            (a.conns.len() == peers.len()).then(|| a.conns.keys().copied().collect())
+        });
+        let steps = [
+            (t[0], status("eth3", 100)),
+            (t[1], status("eth1", 100)),
+            (t[2], status("eth2", 100)),
+            (t[1], status("eth1", 90)),
+            // A second connection from eth3: one sibling, the last status heard.
+            (t[3], status("eth3", 80)),
+            (t[0], status("eth3", 80)),
+            // A connection that starts to speak for another interface, then for us.
+            (t[2], status("eth4", 100)),
+            (t[2], status("eth0", 100)),
+            (t[2], status("eth2", 70)),
+        ];
+        for (i, (conn, s)) in steps.into_iter().enumerate() {
+            let _ = a.siblings(&me);
+            a.set_status(conn, s, &me);
+            let kept = a.siblings(&me).to_vec();
+            assert_eq!(kept, rebuilt(&mut a, &me), "after step {i}");
+        }
+        let names: Vec<_> = a.siblings(&me).iter().map(|s| (s.ifname.as_str(), s.prio)).collect();
+        assert_eq!(names, [("eth1", 90), ("eth2", 70), ("eth3", 80)]);
+        assert_eq!(a.sibling(&me, "eth2", 51).map(|s| s.prio), Some(70));
+        assert_eq!(a.sibling(&me, "eth2", 52), None);
+        assert_eq!(a.sibling(&me, "eth0", 51), None, "we are not our own sibling");
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -86,10 +86,10 @@ impl Daemon {
                     warn!("a second vrrpd claims {}: ignored", self.id);
                     return;
                 }
-                let before = self.siblings().iter().find(|s| s.id() == status.id()).cloned();
+                let before = self.ctl.sibling(&self.id, &status.ifname, status.vrid).map(|b| b.members);
                 let new = before.is_none();
                 let ours = self.cfg.members.unwrap_or(0);
-                if status.members != 0 && status.members != ours && before.map(|b| b.members) != Some(status.members) {
+                if status.members != 0 && status.members != ours && before != Some(status.members) {
                     error!(
                         "group: member {} runs with -M {}, this one with -M {ours}: the host stays BACKUP on every \
                          interface until they agree",
@@ -104,9 +104,7 @@ impl Daemon {
                     );
                 }
                 let answer_hello = msg.verb == "HELLO" && !role_is_member;
-                if let Some(r) = self.ctl.role_mut(t) {
-                    *r = Role::Member { status: Some(status), bye: false };
-                }
+                self.ctl.set_status(t, status, &self.id);
                 if answer_hello {
                     let hello = control::status_msg("HELLO", &self.status()).encode();
                     self.send_to(t, &hello);
