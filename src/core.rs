@@ -14,7 +14,8 @@ pub const GARP_REPEATS: [Duration; 2] = [Duration::from_secs(1), Duration::from_
 /// What the daemon must do, in this order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// Our new status for the siblings: sent before our own release, so that they act in parallel.
+    /// Our new status for the siblings: sent before our own release, so that they act in parallel
+    /// (after a priority 0 and after a takeover: [`Core::with_announce`]).
     Announce(Status),
     SendAdvert {
         priority: u8,
@@ -136,6 +137,23 @@ impl Core {
         Some(Effect::Announce(st))
     }
 
+    /// Where our status goes among our own effects. A priority 0 (or any advert we lead with) goes out
+    /// first: the peer waits on it, and the status wakes every sibling, which then compete for the
+    /// CPU (31 of them in a 32-LAN host). Then the siblings hear it, so that they release or follow in
+    /// parallel with our own release. A takeover is done first: the siblings were all allowed by the
+    /// same statuses and wait on nothing of ours, so our MASTER state reaches them afterwards.
+    fn with_announce(announce: Option<Effect>, effects: Vec<Effect>) -> Vec<Effect> {
+        let Some(a) = announce else { return effects };
+        let at = if effects.iter().any(|e| matches!(e, Effect::TakeOver { .. })) {
+            effects.iter().position(|e| matches!(e, Effect::Save | Effect::Hook { .. })).unwrap_or(effects.len())
+        } else {
+            effects.iter().take_while(|e| matches!(e, Effect::SendAdvert { .. })).count()
+        };
+        let mut out = effects;
+        out.insert(at, a);
+        out
+    }
+
     /// The state machine's actions as effects, with a transition's side effects in their one order:
     /// MAC and addresses (with the advert), then gratuitous ARP, the state file, the hook.
     pub fn effects_of(acts: Vec<Action>) -> Vec<Effect> {
@@ -210,9 +228,8 @@ impl Core {
             if acts.is_empty() {
                 break;
             }
-            // Siblings first: they release (or take over) in parallel with our own actions.
-            out.extend(self.announce());
-            out.extend(Self::effects_of(acts));
+            let announce = self.announce();
+            out.extend(Self::with_announce(announce, Self::effects_of(acts)));
         }
         // Siblings first: our status goes out before the state file is written (the write waits on the
         // host-wide lock, contended when every member of a large group changes at once). A transition
@@ -254,10 +271,8 @@ impl Core {
             return out;
         }
         let acts = self.fsm.advert(now, src, priority, int);
-        if !acts.is_empty() {
-            out.extend(self.announce());
-        }
-        out.extend(Self::effects_of(acts));
+        let announce = if acts.is_empty() { None } else { self.announce() };
+        out.extend(Self::with_announce(announce, Self::effects_of(acts)));
         out.extend(self.settle(now, siblings));
         out
     }
@@ -379,14 +394,15 @@ mod tests {
         assert_eq!(kinds(&e), ["announce", "save"]);
         assert!(c.held().is_some_and(|h| h.contains("eth1")), "{:?}", c.held());
         assert!(c.settle(t0 + mdi, &[sibling(false, true)]).is_empty(), "said once");
-        // The sibling wins too: the host is MASTER; the siblings hear it before our own actions; the
-        // state file is written once (the transition's save carries the end of the hold).
+        // The sibling wins too: the host is MASTER; our own takeover first (the siblings wait on
+        // nothing of ours), then they hear it; the state file is written once (the transition's save
+        // carries the end of the hold).
         let e = c.settle(t0 + mdi, &[sibling(true, true)]);
-        assert_eq!(kinds(&e), ["announce", "take", "advert", "garp", "save", "hook-up"]);
+        assert_eq!(kinds(&e), ["take", "advert", "garp", "announce", "save", "hook-up"]);
         let t1 = t0 + mdi + Duration::from_millis(300);
-        // Its link goes down: priority 0 first, then give everything back; announced first.
+        // Its link goes down: priority 0 first, then the siblings hear it, then give everything back.
         let e = c.settle(t1, &[sibling(true, false)]);
-        assert_eq!(kinds(&e), ["announce", "advert0", "give", "save", "hook-down"]);
+        assert_eq!(kinds(&e), ["advert0", "announce", "give", "save", "hook-down"]);
         match &e[2] {
             Effect::GiveBack { reason } => assert!(reason.contains("group: eth1 link down"), "{reason}"),
             other => panic!("{other:?}"),
@@ -427,7 +443,7 @@ mod tests {
         let mut sick = sibling(true, true);
         sick.tracker = Some("tracker script /bin/check failed (exit status 1)".into());
         let e = c.settle(t0 + mdi + Duration::from_millis(5), &[sick.clone()]);
-        assert_eq!(kinds(&e), ["announce", "advert0", "give", "save", "hook-down"]);
+        assert_eq!(kinds(&e), ["advert0", "announce", "give", "save", "hook-down"]);
         assert!(c.fsm.reason().contains("eth1 vrid 52: tracker script /bin/check failed"), "{}", c.fsm.reason());
         // Held while it lasts; back (listening first) when the sibling is healthy again.
         c.settle(t0 + 5 * mdi, &[sick]);

@@ -76,8 +76,9 @@ pub fn verdict(me: &Status, siblings: &[Status], expected: u32, drained: bool) -
         return refuse(format!("{} cannot advertise", f.id()));
     }
     if let Some(lost) = all.clone().find(|s| !s.wants) {
-        let what =
-            if lost.id() == me.id() { "lost its election".to_string() } else { "has not won its election".to_string() };
+        // A BACKUP is refused on every advert it hears: one allocation, not four.
+        let mine = std::ptr::eq(lost, me);
+        let what = if mine { "lost its election" } else { "has not won its election" };
         return refuse(format!("{} (vrid {}) {what}", lost.ifname, lost.vrid));
     }
     Verdict { allow: true, why_not: String::new(), sibling_won, sibling_resigned }
@@ -148,6 +149,8 @@ mod tests {
         assert!(!v.allow);
         assert!(v.sibling_won);
         assert!(v.why_not.contains("eth1 (vrid 51) lost its election"), "{}", v.why_not);
+        let v = verdict(&st("eth0", true, true), &[st("eth1", false, true)], 2, false);
+        assert_eq!(v.why_not, "eth1 (vrid 51) has not won its election");
     }
 
     #[test]
