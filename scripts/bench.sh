@@ -7,6 +7,7 @@
 #   scripts/bench.sh --v3                 # only the VRRPv3 part (same as BENCH_PART=v3; --v2 for the v2 part)
 #   scripts/bench.sh --lans               # only the many-LAN part (BENCH_PART=lans): 32 LANs per host, link loss
 #   BENCH_LANS=16 scripts/bench.sh --lans #   on one LAN of the master, v2 at 1 s and v3 at 10 ms; 16 LANs instead
+#   scripts/bench.sh --lans-v3            #   only its v3 at 10 ms (--lans-v2: only its v2 at 1 s)
 #   scripts/bench.sh --track              # only the service-tracking part (BENCH_PART=track): the tracked service dies
 #   scripts/bench.sh --v6                 # only the dual-stack part (BENCH_PART=v6): IPv4 + IPv6 VIPs on both LANs,
 #                                         #   host death (SIGKILL) at 10 ms, time until the peer owns every IPv6 / IPv4 VIP
@@ -30,9 +31,11 @@ for arg in "$@"; do
         --v2) export BENCH_PART=v2 ;;
         --v3) export BENCH_PART=v3 ;;
         --lans) export BENCH_PART=lans ;;
+        --lans-v2) export BENCH_PART=lans-v2 ;;
+        --lans-v3) export BENCH_PART=lans-v3 ;;
         --track) export BENCH_PART=track ;;
         --v6) export BENCH_PART=v6 ;;
-        *) echo "bench.sh: unknown argument $arg (--v2, --v3, --lans, --track or --v6)" >&2; exit 2 ;;
+        *) echo "bench.sh: unknown argument $arg (--v2, --v3, --lans, --lans-v2, --lans-v3, --track or --v6)" >&2; exit 2 ;;
     esac
 done
 

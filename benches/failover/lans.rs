@@ -32,10 +32,14 @@ pub fn lans_count() -> usize {
 }
 
 /// Which profiles the many-LAN part runs: VRRPv2 at 1 s and VRRPv3 at 10 ms, when `BENCH_PART`
-/// is unset, `all` or `lans`.
+/// is unset, `all` or `lans`; one of them with `lans-v2` or `lans-v3`.
 pub fn lan_parts() -> Vec<Prof> {
-    let part = std::env::var("BENCH_PART").unwrap_or_default();
-    if part.is_empty() || part == "all" || part == "lans" { vec![Prof::V2, Prof::V3[0]] } else { Vec::new() }
+    match std::env::var("BENCH_PART").unwrap_or_default().as_str() {
+        "" | "all" | "lans" => vec![Prof::V2, Prof::V3[0]],
+        "lans-v2" => vec![Prof::V2],
+        "lans-v3" => vec![Prof::V3[0]],
+        _ => Vec::new(),
+    }
 }
 
 pub fn vrid(l: usize) -> u8 {

@@ -27,7 +27,7 @@
 //! - `BENCH_TIMELINE=1` print the timeline of the worst trial of every scenario (it is printed
 //!   anyway when ours misses a target);
 //! - `BENCH_ONLY=ours|keepalived` run one implementation only;
-//! - `BENCH_PART=v2|v3|lans|track` run one part only (default all; `track`: a tracked stand-in service per host, SIGKILLed): v2 at 1 s, v3 at 10 ms and
+//! - `BENCH_PART=v2|v3|lans|lans-v2|lans-v3|track` run one part only (default all; `track`: a tracked stand-in service per host, SIGKILLed): v2 at 1 s, v3 at 10 ms and
 //!   100 ms, or the many-LAN part (`lans`: N LANs per host, link loss on one LAN of the master, v2 at
 //!   1 s and v3 at 10 ms; module `lans`, report `lans_report`);
 //! - `BENCH_PART=v6`  the dual-stack part only (module `v6`, report `v6_report`): VRRPv3 routers of
