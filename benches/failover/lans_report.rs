@@ -167,7 +167,7 @@ pub fn print_lans_report(ours: &LanRun, ka: Option<&LanRun>, trials: usize, bin:
     for (label, f, with_target) in rows {
         let o = stat(ours, f);
         let count = label.contains("(count)");
-        let k = ka.map(|r| cell(stat(r, f), count)).unwrap_or(format!("{:>21}", "not installed"));
+        let k = ka.map(|r| cell(stat(r, f), count)).unwrap_or_else(crate::report::no_ka);
         let (tt, verdict) = match (&target, with_target, o) {
             (Some((txt, us)), true, Some((m, w, kk, nn))) => {
                 let v = if kk < nn {

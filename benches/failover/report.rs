@@ -69,6 +69,12 @@ pub struct Row {
     pub verdict: String,
 }
 
+/// keepalived's cell when it did not run: left out by `BENCH_ONLY`, or not installed.
+pub fn no_ka() -> String {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    format!("{:>21}", if !only.is_empty() && only != "keepalived" { "skipped (BENCH_ONLY)" } else { "not installed" })
+}
+
 pub fn cell(s: Option<(f64, f64, usize, usize)>, u: Unit, none: &str) -> String {
     match s {
         Some((med, worst, k, n)) => {
@@ -165,7 +171,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
         let o = s(Some(ours), sc, m);
         let k = if ka_na { None } else { s(ka, sc, m) };
         let ka_cell = if none_ka {
-            format!("{:>21}", "not installed")
+            no_ka()
         } else if ka_na {
             format!("{:>21}", "n/a")
         } else {
@@ -228,7 +234,7 @@ pub fn print_report(ours: &Run, ka: Option<&Run>, trials: usize, bin: &str, load
         rows.push(Row {
             label: label.to_string(),
             ours: format!("{:>21}", mib(o)),
-            ka: if none_ka { format!("{:>21}", "not installed") } else { format!("{:>21}", mib(k)) },
+            ka: if none_ka { no_ka() } else { format!("{:>21}", mib(k)) },
             ratio: match (o, k) {
                 (Some(o), Some(k)) if o > 0.0 => format!("{:>16}", format!("{:.1}×", k / o)),
                 _ => format!("{:>16}", "–"),

@@ -65,7 +65,7 @@ pub fn steady_rows(ours: &Run, ka: Option<&Run>) -> Vec<Row> {
         |label: String, o: Option<f64>, k: Option<f64>, fmt: &dyn Fn(f64) -> String, t: Option<(String, f64)>| Row {
             label,
             ours: format!("{:>21}", o.map(fmt).unwrap_or("?".into())),
-            ka: format!("{:>21}", if ka.is_none() { "not installed".into() } else { k.map(fmt).unwrap_or("?".into()) }),
+            ka: if ka.is_none() { crate::report::no_ka() } else { format!("{:>21}", k.map(fmt).unwrap_or("?".into())) },
             ratio: match (o, k) {
                 (Some(o), Some(k)) if o > 0.0 => format!("{:>16}", format!("{:.1}×", k / o)),
                 _ => format!("{:>16}", "–"),

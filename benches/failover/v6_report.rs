@@ -134,7 +134,7 @@ pub fn print_v6_report(ours: &V6Run, ka: Option<&V6Run>, trials: usize, bin: &st
     for (label, f, with_target) in rows {
         let o = stat(ours, f);
         let k = ka.map(|r| stat(r, f));
-        let kc = k.map(|k| cell(k, Unit::Ms, "none")).unwrap_or(format!("{:>21}", "not installed"));
+        let kc = k.map(|k| cell(k, Unit::Ms, "none")).unwrap_or_else(crate::report::no_ka);
         let (tt, v) = match (&target, with_target) {
             (Some((txt, us)), true) => (txt.clone(), verdict(o, Some(*us))),
             _ => ("–".into(), String::new()),
