@@ -258,7 +258,7 @@ impl Ctl {
                 .conns
                 .values()
                 .filter_map(|c| match &c.role {
-                    Role::Member { status: Some(s), .. } if !is(s, &me.ifname, me.vrid) => Some(s),
+                    Role::Member { status: Some(s), .. } if key(s) != (me.ifname.as_str(), me.vrid) => Some(s),
                     _ => None,
                 })
                 .collect();
@@ -287,7 +287,7 @@ impl Ctl {
         let Some(c) = self.conns.get_mut(&t) else { return };
         // A connection that spoke for another sibling until now may have been that one's only source.
         let other_sibling = matches!(&c.role, Role::Member { status: Some(old), .. } if key(old) != key(&status));
-        if other_sibling || is(&status, &me.ifname, me.vrid) {
+        if other_sibling || key(&status) == (me.ifname.as_str(), me.vrid) {
             self.siblings.take();
         } else if let Some(kept) = self.siblings.get_mut() {
             match kept.binary_search_by(|s| key(s).cmp(&key(&status))) {
@@ -305,10 +305,6 @@ impl Ctl {
 
 fn key(s: &Status) -> (&str, u8) {
     (s.ifname.as_str(), s.vrid)
-}
-
-fn is(s: &Status, ifname: &str, vrid: u8) -> bool {
-    s.vrid == vrid && s.ifname == ifname
 }
 
 #[cfg(test)]
@@ -441,22 +437,24 @@ mod tests {
             a.accept_all(&reg);
             (a.conns.len() == peers.len()).then(|| a.conns.keys().copied().collect())
         });
+        // (connection, status, whether the kept list follows in place rather than being emptied)
         let steps = [
-            (t[0], status("eth3", 100)),
-            (t[1], status("eth1", 100)),
-            (t[2], status("eth2", 100)),
-            (t[1], status("eth1", 90)),
+            (t[0], status("eth3", 100), true),
+            (t[1], status("eth1", 100), true),
+            (t[2], status("eth2", 100), true),
+            (t[1], status("eth1", 90), true),
             // A second connection from eth3: one sibling, the last status heard.
-            (t[3], status("eth3", 80)),
-            (t[0], status("eth3", 80)),
+            (t[3], status("eth3", 80), true),
+            (t[0], status("eth3", 80), true),
             // A connection that starts to speak for another interface, then for us.
-            (t[2], status("eth4", 100)),
-            (t[2], status("eth0", 100)),
-            (t[2], status("eth2", 70)),
+            (t[2], status("eth4", 100), false),
+            (t[2], status("eth0", 100), false),
+            (t[2], status("eth2", 70), false),
         ];
-        for (i, (conn, s)) in steps.into_iter().enumerate() {
+        for (i, (conn, s, in_place)) in steps.into_iter().enumerate() {
             let _ = a.siblings(&me);
             a.set_status(conn, s, &me);
+            assert_eq!(a.siblings.get().is_some(), in_place, "kept in place at step {i}");
             let kept = a.siblings(&me).to_vec();
             assert_eq!(kept, rebuilt(&mut a, &me), "after step {i}");
         }
