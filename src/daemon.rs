@@ -386,7 +386,7 @@ impl Daemon {
         loop {
             let now = Instant::now();
             let deadline = self.next_deadline();
-            if let Some(Err(e)) = self.timer.as_ref().map(|t| t.arm(deadline, now)) {
+            if let Some(Err(e)) = self.timer.as_mut().map(|t| t.arm(deadline, now)) {
                 warn!("cannot arm the timer ({e}): timers keep millisecond precision from now on");
                 self.timer = None;
             }
@@ -433,8 +433,8 @@ impl Daemon {
                         self.on_tracked_exit(t - tracking::T_TRACK_PROC, Instant::now())
                     }
                     T_TIMER => {
-                        if let Some(t) = &self.timer {
-                            t.clear();
+                        if let Some(t) = &mut self.timer {
+                            t.fired();
                         }
                     }
                     Token(t) => self.on_conn(t, ev.is_readable(), ev.is_writable()),
