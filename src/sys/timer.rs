@@ -25,7 +25,7 @@ impl Timer {
 
     /// Fires once at `deadline` (at once if it has passed), or never (`None`). Arming again clears
     /// an expiry not yet read, so a fired timer needs no read. The deadline the kernel already holds
-    /// costs no syscall: most wake-ups (an advert received, a sibling's status) leave it unchanged.
+    /// costs no syscall: a sibling's status, or a MASTER hearing a lower priority, leaves it unchanged.
     pub fn arm(&mut self, deadline: Option<Instant>, now: Instant) -> io::Result<()> {
         if deadline == self.armed {
             return Ok(());
@@ -109,9 +109,17 @@ mod tests {
         t.fired();
         t.arm(Some(at), Instant::now()).expect("re-arm a past deadline");
         wait_readable(&t);
-        // Without `fired`, the same deadline is not set again: the unread expiry stays as it was.
-        t.arm(Some(at), Instant::now()).expect("unchanged");
         assert_eq!(pending(&t), 1);
+        // Without `fired`, the same deadline is not set again. Given a `now` one minute earlier, a
+        // re-set would put the expiry a minute later; the kernel keeps the first one.
+        let far = Instant::now() + Duration::from_secs(60);
+        t.arm(Some(far), Instant::now()).expect("arm far");
+        t.arm(Some(far), Instant::now() - Duration::from_secs(60)).expect("unchanged");
+        let left = match t.fd.get().expect("timerfd_gettime") {
+            Some(Expiration::OneShot(ts)) => Duration::from(ts),
+            other => panic!("the timer is not armed once: {other:?}"),
+        };
+        assert!(left <= Duration::from_secs(60), "the unchanged deadline was set again ({left:?} left)");
         // An unread expiry is reset by the next arm: a loop that does not read it sees no stale count.
         t.fired();
         t.arm(Some(at), Instant::now()).expect("arm");
