@@ -370,6 +370,8 @@ impl Daemon {
         );
         if !self.core.link_up {
             warn!("link is down: staying BACKUP until it comes up");
+        } else {
+            self.forget_unresolved_peers();
         }
         if self.in_group() {
             self.connect_siblings();

@@ -12,6 +12,7 @@ pub const RTM_DELLINK: u16 = 17;
 pub const RTM_NEWADDR: u16 = 20;
 pub const RTM_DELADDR: u16 = 21;
 pub const RTM_NEWROUTE: u16 = 24;
+pub const RTM_NEWNEIGH: u16 = 28;
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
@@ -265,9 +266,49 @@ pub fn route(payload: &[u8]) -> Option<Route> {
     Some(Route { header, attrs })
 }
 
+/// NUD_INCOMPLETE, NUD_FAILED (linux/neighbour.h): an entry that has no link-layer address, whose
+/// queue holds what was sent to it.
+const NUD_UNRESOLVED: u16 = 0x01 | 0x20;
+const NDMSG_LEN: usize = 12;
+
+/// A neighbour entry (RTM_NEWNEIGH payload): its NUD state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neigh {
+    pub state: u16,
+}
+
+impl Neigh {
+    /// Being resolved (INCOMPLETE) or given up (FAILED): no link-layer address yet.
+    pub fn unresolved(&self) -> bool {
+        self.state & NUD_UNRESOLVED != 0
+    }
+}
+
+pub fn neigh(payload: &[u8]) -> Option<Neigh> {
+    (payload.len() >= NDMSG_LEN).then(|| Some(Neigh { state: u16_at(payload, 8)? })).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neighbour_message_state() {
+        // ndmsg: family, pad, pad, index 3, state, flags, type; then NDA_DST.
+        let mut p = vec![AF_INET, 0, 0, 0];
+        p.extend_from_slice(&3u32.to_ne_bytes());
+        p.extend_from_slice(&0x01u16.to_ne_bytes());
+        p.extend_from_slice(&[0, 1]);
+        p.extend(attr(1, &[192, 0, 2, 2]));
+        assert!(neigh(&p).unwrap().unresolved(), "INCOMPLETE");
+        p[8..10].copy_from_slice(&0x20u16.to_ne_bytes());
+        assert!(neigh(&p).unwrap().unresolved(), "FAILED");
+        for resolved in [0x02u16, 0x04, 0x08, 0x10, 0x40, 0x80] {
+            p[8..10].copy_from_slice(&resolved.to_ne_bytes());
+            assert!(!neigh(&p).unwrap().unresolved(), "state {resolved:#x}");
+        }
+        assert_eq!(neigh(&p[..11]), None);
+    }
 
     #[test]
     fn route_message_raw_fields() {

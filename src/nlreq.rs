@@ -17,6 +17,8 @@ pub const RTM_DELADDR: u16 = 21;
 pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
+pub const RTM_DELNEIGH: u16 = 29;
+pub const RTM_GETNEIGH: u16 = 30;
 
 pub const AF_INET: u8 = 2;
 pub const AF_INET6: u8 = 10;
@@ -29,6 +31,7 @@ pub const IFA_BROADCAST: u16 = 4;
 pub const IFA_CACHEINFO: u16 = 6;
 pub const IFA_FLAGS: u16 = 8;
 pub const IFLA_ADDRESS: u16 = 1;
+pub const NDA_DST: u16 = 1;
 
 const NLMSG_HDRLEN: usize = 16;
 
@@ -97,6 +100,14 @@ pub fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
 /// struct ifaddrmsg: family, prefix length, flags, scope universe, index.
 pub fn ifaddrmsg(family: u8, prefix: u8, flags: u8, index: u32) -> [u8; 8] {
     let mut h = [family, prefix, flags, 0, 0, 0, 0, 0];
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h
+}
+
+/// struct ndmsg: family, padding, index, state, flags and type 0 (a get or delete of one entry).
+pub fn ndmsg(family: u8, index: u32) -> [u8; 12] {
+    let mut h = [0u8; 12];
+    h[0] = family;
     h[4..8].copy_from_slice(&index.to_ne_bytes());
     h
 }

@@ -100,6 +100,7 @@ impl Daemon {
         self.core.link_up = up;
         if up {
             info!("link is up: rejoining the election (listening for a master first)");
+            self.forget_unresolved_peers();
             let acts = self.core.fsm.restart(now);
             self.apply(now, Core::effects_of(acts));
         } else {
@@ -109,6 +110,23 @@ impl Daemon {
         self.since_ms = unix_ms();
         self.save_state_logged();
         Ok(())
+    }
+
+    /// A `--peer` whose neighbour entry has no link-layer address (left by a link loss, see
+    /// `sys::neigh`) would hold our next adverts for up to a second, then release them stale: the entry
+    /// is removed, and the next advert resolves the peer afresh.
+    pub(super) fn forget_unresolved_peers(&mut self) {
+        let v4 = self.cfg.peers.iter().map(|&a| IpAddr::from(a));
+        let peers: Vec<IpAddr> = v4.chain(self.cfg.peers6.iter().map(|&a| IpAddr::from(a))).collect();
+        for p in peers {
+            match self.rtnl.forget_unresolved(self.ifindex, p) {
+                Ok(true) => info!(
+                    "removed the unresolved neighbour entry of peer {p} (left by a link loss, it would have held our adverts)"
+                ),
+                Ok(false) => {}
+                Err(e) => warn!("cannot read or remove the neighbour entry of peer {p}: {e}"),
+            }
+        }
     }
 
     pub(super) fn refresh_addrs(&mut self) {

@@ -4,6 +4,7 @@
 pub mod linkwatch;
 pub mod log;
 pub mod maclock;
+pub mod neigh;
 pub mod netlink;
 pub mod netlink6;
 pub mod proc;
