@@ -77,6 +77,10 @@ pub struct Vrrp {
     /// A sibling won because its master resigned with priority 0 (an explicit message, which a
     /// partition cannot produce): we may follow at once.
     sibling_resigned: bool,
+    /// Our master proved alive while a sibling was winning through a resignation: that resignation
+    /// is not ours (a peer whose routers are not grouped, or adverts the network held back), so we
+    /// follow that sibling only after a silence of our master, as any sibling.
+    heard_after_sibling_resigned: bool,
     /// Our master sent priority 0 since it last proved alive.
     resign_seen: bool,
     /// We won (candidate) because our master resigned, or by following such a sibling.
@@ -114,6 +118,7 @@ impl Vrrp {
             master_alive_at: now,
             sibling_won: false,
             sibling_resigned: false,
+            heard_after_sibling_resigned: false,
             resign_seen: false,
             by_resignation: false,
             heard: None,
@@ -210,6 +215,7 @@ impl Vrrp {
         self.state = State::Backup;
         self.master_alive_at = now;
         self.resign_seen = false;
+        self.heard_after_sibling_resigned = false;
         self.followed_lower = false;
         self.by_resignation = false;
         self.master_int = self.p.adver_int;
@@ -262,6 +268,7 @@ impl Vrrp {
                     self.candidate = false;
                     self.resign_seen = false;
                     self.by_resignation = false;
+                    self.heard_after_sibling_resigned |= self.sibling_resigned;
                 }
                 // else: lower priority and preemption on: discard, our timer runs out and we preempt.
                 vec![]
@@ -274,6 +281,7 @@ impl Vrrp {
                 } else if priority > self.p.priority || (priority == self.p.priority && src > self.ours_like(src)) {
                     self.state = State::Backup;
                     self.candidate = false;
+                    self.heard_after_sibling_resigned |= self.sibling_resigned;
                     self.master_int = adver_int;
                     self.arm_master_down(now, self.master_down_interval());
                     self.master_alive_at = now;
@@ -314,7 +322,7 @@ impl Vrrp {
                         };
                     }
                 }
-                if self.sibling_resigned && !self.candidate {
+                if self.sibling_resigned && !self.heard_after_sibling_resigned && !self.candidate {
                     self.candidate = true;
                     self.by_resignation = true;
                     self.why =
@@ -404,6 +412,9 @@ impl Vrrp {
     pub fn set_sibling_won(&mut self, won: bool, by_resignation: bool) {
         self.sibling_won = won;
         self.sibling_resigned = won && by_resignation;
+        if !self.sibling_resigned {
+            self.heard_after_sibling_resigned = false;
+        }
     }
 
     /// Changes the priority; a Master advertises it from its next advert. Priority 255 is reserved to

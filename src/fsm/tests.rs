@@ -288,6 +288,50 @@ fn follows_at_once_a_sibling_whose_master_resigned() {
 }
 
 #[test]
+fn a_master_heard_after_a_siblings_resignation_is_not_left_for_it() {
+    // The daemon tells the sibling's verdict before every tick, as `Core::settle` does.
+    let t0 = Instant::now();
+    let mut v = Vrrp::new(params(100, true), t0);
+    v.startup(t0);
+    v.advert(t0 + ms(100), PEER_HIGH, 110, SEC);
+    v.set_sibling_won(true, true);
+    v.tick(t0 + ms(110));
+    assert!(v.wants_master(), "follows the sibling's resignation at once");
+    v.verdict(t0 + ms(110), true, "");
+    assert_eq!(v.state(), State::Master);
+    // Our master is alive after all (adverts held back, or its routers are not grouped).
+    let a = v.advert(t0 + ms(120), PEER_HIGH, 110, SEC);
+    assert!(matches!(a[..], [Action::LeaveMaster { .. }]), "{a:?}");
+    for t in [120, 121, 200, 1000] {
+        v.set_sibling_won(true, true);
+        v.tick(t0 + ms(t));
+        assert!(!v.wants_master(), "no flap back to MASTER at {t} ms: {}", v.reason());
+    }
+    v.advert(t0 + ms(1100), PEER_HIGH, 110, SEC);
+    v.set_sibling_won(true, true);
+    v.tick(t0 + ms(1100 + 1124));
+    assert!(!v.wants_master(), "a live master is followed");
+    // Silent for an interval and an eighth: the sibling is followed, as any sibling.
+    v.set_sibling_won(true, true);
+    v.tick(t0 + ms(1100 + 1125));
+    assert!(v.wants_master() && !v.won_by_resignation(), "{}", v.reason());
+    // A Backup hearing its master once the sibling won through a resignation stays too.
+    let mut b = Vrrp::new(params(100, true), t0);
+    b.startup(t0);
+    b.set_sibling_won(true, true);
+    b.advert(t0 + ms(50), PEER_HIGH, 110, SEC);
+    b.set_sibling_won(true, true);
+    b.tick(t0 + ms(60));
+    assert!(!b.wants_master());
+    // The sibling stops winning, then wins again through a new resignation: followed at once.
+    b.set_sibling_won(false, false);
+    b.tick(t0 + ms(70));
+    b.set_sibling_won(true, true);
+    b.tick(t0 + ms(80));
+    assert!(b.wants_master() && b.won_by_resignation(), "{}", b.reason());
+}
+
+#[test]
 fn a_live_master_is_never_abandoned_for_a_sibling() {
     // Partition on another LAN: our sibling won there, but our own master keeps advertising.
     let t0 = Instant::now();
