@@ -136,3 +136,55 @@ fn a_stranger_over_ipv6_is_not_a_peer_and_is_counted() {
     let log = p1.log_text();
     assert!(log.contains(&format!("dropped an IPv6 packet from {ll3}")), "{log}");
 }
+
+/// As tests/unicast_more.rs for IPv4: the kernel forgets its IPv6 neighbours too when the carrier
+/// drops, and the priority 0 sent then waits in an unresolved ND entry. When the link is back, the
+/// daemon removes the entries of its peers of both families, so host 2 hears no stale resignation.
+#[test]
+fn a_dual_stack_unicast_master_whose_link_flapped_sends_no_stale_resignation() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("v6uniflap", 2, 1);
+    add_ipv6(&lab);
+    drop_vrrp_multicast(&lab);
+    drop_vrrp6_multicast(&lab);
+    let ll1 = link_local(lab.h(1), A);
+    count_resignations_from(&lab, &host_ip(1, 0));
+    count_resignations_from(&lab, &ll1);
+    let p1 = dual(&lab, 1, 110, 2, &host_ip6(2, 0), "");
+    lab.wait_until(HANG, "host 1 alone MASTER of both families", || {
+        assert_running(std::slice::from_ref(&p1));
+        owns_both(&lab, 1) && lab.live_state(1, A, VRID, &p1).as_deref() == Some("MASTER")
+    });
+    let p2 = dual(&lab, 2, 100, 1, &ll1, "");
+    let both = [p1.clone(), p2.clone()];
+    let settled_on_1 = || {
+        owns_both(&lab, 1)
+            && holds_neither(&lab, 2)
+            && lab.live_state(1, A, VRID, &p1).as_deref() == Some("MASTER")
+            && lab.live_state(2, A, VRID, &p2).as_deref() == Some("BACKUP")
+    };
+    lab.wait_until(HANG, "host 2 BACKUP, hearing host 1 on both peers", || {
+        assert_running(&both);
+        settled_on_1() && heard(&lab, 2).iter().filter(|(_, ago)| ago.is_some()).count() == 2
+    });
+
+    exec(&lab.switch, "ip link set h1e0 down");
+    lab.wait_until(HANG, "host 2 MASTER of both families after host 1's link went down", || {
+        assert_running(&both);
+        owns_both(&lab, 2) && lab.live_state(2, A, VRID, &p2).as_deref() == Some("MASTER")
+    });
+    exec(&lab.switch, "ip link set h1e0 up");
+    lab.wait_until(HANG, "host 1 takes both families back when its link returns", || {
+        assert_running(&both);
+        settled_on_1()
+    });
+    // Past the kernel's ARP and ND retransmission (1 s after the sends on the dead link).
+    hold_for(Duration::from_millis(1500), "host 1 keeps both families after its link returned", settled_on_1);
+    for src in [host_ip(1, 0), ll1] {
+        assert_eq!(resignations_from(&lab, &src), 0, "host 2 got a priority 0 from {src}:\n{}", p2.log_text());
+    }
+    let removed = p1.log_text().lines().filter(|l| l.contains("removed the unresolved neighbour entry")).count();
+    assert!(removed >= 1, "host 1 removed what the link loss left:\n{}", p1.log_text());
+}

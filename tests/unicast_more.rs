@@ -6,7 +6,10 @@
 mod common;
 
 use common::pair::assert_running;
-use common::unicast::{drop_vrrp_multicast, dropped, member_json, multicast_dropped, peers_seen};
+use common::unicast::{
+    count_resignations_from, drop_vrrp_multicast, dropped, member_json, multicast_dropped, peers_seen,
+    resignations_from,
+};
 use common::*;
 use std::time::Duration;
 
@@ -187,24 +190,6 @@ fn three_peers_elect_one_master_and_exactly_one_backup_takes_over_after_its_sigk
 // ---------------------------------------------------------------------------------------------
 // A link flap on the master: nothing stale leaves after the link is back
 
-/// Adds to the switch's chain a counter of the priority-0 adverts (VRRP byte 2, the priority) that
-/// host `n` sends on LAN A; [`resignations_from`] reads it.
-fn count_resignations_from(lab: &Lab, n: usize) {
-    let src = a(n);
-    let rule = ["ip", "saddr", &src, "ip", "protocol", "112", "@th,16,8", "0", "counter"];
-    let mut argv = vec!["nft", "add", "rule", "bridge", "ucnovrrp", "novrrp"];
-    argv.extend(rule);
-    exec_args(&lab.switch, &argv);
-}
-
-fn resignations_from(lab: &Lab, n: usize) -> u64 {
-    let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", "ucnovrrp", "novrrp"]);
-    let line = out.lines().find(|l| l.contains(&format!("saddr {}", a(n)))).unwrap_or_else(|| panic!("{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "packets").unwrap_or_else(|| panic!("{out}"));
-    words[at + 1].parse().unwrap_or_else(|_| panic!("{out}"))
-}
-
 /// The kernel forgets its neighbours when the carrier drops; what the master sends then (its priority
 /// 0) waits in a new, unresolved ARP entry whose request was lost with the link, and leaves only when
 /// the entry resolves, up to a second later. The daemon forgets that entry when the link is back, so
@@ -216,7 +201,7 @@ fn a_unicast_master_whose_link_flapped_sends_no_stale_resignation_when_it_return
     }
     let lab = Lab::new("pqflap", 2, 1);
     drop_vrrp_multicast(&lab);
-    count_resignations_from(&lab, 1);
+    count_resignations_from(&lab, &a(1));
     let orig2 = mac(lab.h(2), A);
     let v3 = "--vrrp-version 3 -d 0.1";
     let p1 = uni(&lab, 1, 110, &[a(2)], v3);
@@ -251,7 +236,7 @@ fn a_unicast_master_whose_link_flapped_sends_no_stale_resignation_when_it_return
     // Past the kernel's ARP retransmission (1 s after the send on the dead link): a queued advert
     // would have left by now, and host 2 would have taken over again on its priority 0.
     hold_for(Duration::from_millis(1500), "host 1 keeps LAN A after its link returned", settled_on_1);
-    assert_eq!(resignations_from(&lab, 1), 0, "host 2 got a priority 0 from host 1:\n{}", p2.log_text());
+    assert_eq!(resignations_from(&lab, &a(1)), 0, "host 2 got a priority 0 from host 1:\n{}", p2.log_text());
     assert_eq!(transitions(&p2), 2, "host 2 took over once and gave back once:\n{}", p2.log_text());
     assert_eq!(multicast_dropped(&lab), 0, "a unicast router sent a multicast advert");
 }

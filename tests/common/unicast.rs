@@ -70,6 +70,23 @@ pub fn multicast_dropped(lab: &Lab) -> u64 {
     packets(&out, &out)
 }
 
+/// Adds to [`drop_vrrp_multicast`]'s chain a counter of the priority-0 adverts (VRRP byte 2) sent
+/// from `src` (IPv4 or IPv6); [`resignations_from`] reads it.
+pub fn count_resignations_from(lab: &Lab, src: &str) {
+    let (family, proto) = if src.contains(':') { ("ip6", "nexthdr") } else { ("ip", "protocol") };
+    let rule = [family, "saddr", src, family, proto, "112", "@th,16,8", "0", "counter"];
+    let mut argv = vec!["nft", "add", "rule", "bridge", TABLE, "novrrp"];
+    argv.extend(rule);
+    exec_args(&lab.switch, &argv);
+}
+
+/// How many priority-0 adverts from `src` the LANs carried since [`count_resignations_from`].
+pub fn resignations_from(lab: &Lab, src: &str) -> u64 {
+    let out = exec_args(&lab.switch, &["nft", "list", "chain", "bridge", TABLE, "novrrp"]);
+    let line = out.lines().find(|l| l.contains(&format!("saddr {src} "))).unwrap_or_else(|| panic!("no rule:\n{out}"));
+    packets(line, &out)
+}
+
 /// `--peer` of host `n` on LAN `lan`: the address of every other host in `hosts` on that LAN.
 pub fn peer_args(n: usize, lan: usize, hosts: &[usize]) -> String {
     hosts.iter().filter(|&&h| h != n).map(|&h| format!("--peer {} ", host_ip(h, lan))).collect()
