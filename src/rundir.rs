@@ -261,8 +261,10 @@ pub struct Member {
     /// `--peer` and `--src`: where a survivor sends the dead member's priority 0 (empty: the group).
     pub peers: Vec<Ipv4Addr>,
     pub src: Option<Ipv4Addr>,
-    /// The IPv6 router's `--peer`s (empty: ff02::12).
+    /// The IPv6 router's `--peer`s (empty: ff02::12) and its `--src` (none: the link-local address),
+    /// the source a peer listing it expects of the dead member's IPv6 priority 0.
     pub peers6: Vec<std::net::Ipv6Addr>,
+    pub src6: Option<std::net::Ipv6Addr>,
     /// Unix time of the last transition, in milliseconds.
     pub since_ms: u64,
     pub reason: String,
@@ -282,7 +284,7 @@ impl Member {
         let mac = |m: &Option<[u8; 6]>| m.as_ref().map(fmt_mac).unwrap_or_else(|| "-".into());
         let vips: Vec<String> = self.vips.iter().map(|v| v.to_string()).collect();
         format!(
-            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tvips6={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\tpeers6={}\treason={}",
+            "if={}\tvrid={}\tpid={}\tstate={}\tprio={}\tcfgprio={}\tomac={}\tmac={}\tvips={}\tvips6={}\tmembers={}\tlink={}\tintcs={}\tauth={}\tsince={}\tnovmac={}\tver={}\tpeers={}\tsrc={}\tpeers6={}\tsrc6={}\treason={}",
             clean(&self.ifname),
             self.vrid,
             self.pid,
@@ -303,6 +305,7 @@ impl Member {
             self.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
             self.src.map_or_else(|| "-".to_string(), |a| a.to_string()),
             self.peers6.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            self.src6.map_or_else(|| "-".to_string(), |a| a.to_string()),
             clean(&self.reason),
         )
     }
@@ -359,6 +362,8 @@ impl Member {
                 }
                 "src" if v == "-" => m.src = None,
                 "src" => m.src = Some(v.parse().ok()?),
+                "src6" if v == "-" => m.src6 = None,
+                "src6" => m.src6 = Some(v.parse().ok()?),
                 "ver" => {
                     m.version = match v {
                         "2" => Version::V2,
@@ -494,6 +499,7 @@ mod tests {
             peers: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
             src: Some(Ipv4Addr::new(10, 0, 0, 1)),
             peers6: vec!["fe80::2".parse().unwrap()],
+            src6: Some("2001:db8::5".parse().unwrap()),
             auth_type: 0,
             since_ms: 1_700_000_000_123,
             reason: "no advert for 3.61 s\t(tab)".into(),

@@ -7,7 +7,7 @@
 mod common;
 
 use common::ipv6::*;
-use common::pair::assert_running;
+use common::pair::{IFS, VIPS, VRIDS, all_live_state, assert_running};
 use common::unicast::*;
 use common::*;
 use std::time::Duration;
@@ -187,4 +187,67 @@ fn a_dual_stack_unicast_master_whose_link_flapped_sends_no_stale_resignation() {
     }
     let removed = p1.log_text().lines().filter(|l| l.contains("removed the unresolved neighbour entry")).count();
     assert!(removed >= 1, "host 1 removed what the link loss left:\n{}", p1.log_text());
+}
+
+/// Host `n`'s member on LAN `lan` of a `-M 2` group, dual-stack, unicast to the other host over both
+/// families, its IPv6 adverts from its global address (`--src`).
+fn grouped(lab: &Lab, n: usize, lan: usize) -> Proc {
+    let (prio, other) = [(110, 2), (100, 1)][n - 1];
+    lab.vrrpd(
+        n,
+        &format!(
+            "-M 2 --vrrp-version 3 -d 0.1 -n -i {} -v {} -p {prio} --peer {} --peer {} --src {} {} {}/64",
+            IFS[lan],
+            VRIDS[lan],
+            host_ip(other, lan),
+            host_ip6(other, lan),
+            host_ip6(n, lan),
+            VIPS[lan],
+            [VIP6_A, VIP6_B][lan],
+        ),
+    )
+}
+
+/// A survivor sends the IPv6 priority 0 of a dead member from that member's `--src`: its peer lists
+/// that address and would drop one from the link-local address as `unknown_peer`.
+#[test]
+fn a_dead_dual_stack_members_ipv6_priority_0_leaves_from_its_src() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("v6unidead", 2, 2);
+    add_ipv6(&lab);
+    drop_vrrp_multicast(&lab);
+    drop_vrrp6_multicast(&lab);
+    let g1b = host_ip6(1, 1);
+    count_resignations_from(&lab, &g1b);
+    let owns_lan = |n: usize, lan: usize| {
+        has_ip(lab.h(n), IFS[lan], VIPS[lan]) && has_ip6(lab.h(n), IFS[lan], [VIP6_A, VIP6_B][lan])
+    };
+    let h1: Vec<Proc> = (0..2).map(|lan| grouped(&lab, 1, lan)).collect();
+    lab.wait_until(HANG, "host 1, alone, MASTER on both LANs", || {
+        assert_running(&h1);
+        (0..2).all(|lan| owns_lan(1, lan)) && all_live_state(&lab, 1, &h1, "MASTER")
+    });
+    let h2: Vec<Proc> = (0..2).map(|lan| grouped(&lab, 2, lan)).collect();
+    lab.wait_until(HANG, "host 2 BACKUP on both LANs, hearing host 1's IPv6 adverts from its --src", || {
+        assert_running(&h1);
+        assert_running(&h2);
+        all_live_state(&lab, 2, &h2, "BACKUP")
+            && member_json(&lab, 2, IFS[1]).get("ipv6").get("master_heard").opt_str() == Some(g1b.as_str())
+    });
+
+    h1[1].kill9();
+    h1[1].wait_exit(HANG);
+    lab.wait_until(HANG, "host 2 owns both LANs, both families, after the SIGKILL of host 1's eth1 member", || {
+        assert!(h1[0].is_running(), "host 1 eth0 exited:\n{}", h1[0].log_text());
+        assert_running(&h2);
+        (0..2).all(|lan| owns_lan(2, lan)) && all_live_state(&lab, 2, &h2, "MASTER")
+    });
+    let log = h1[0].log_text();
+    let sent = format!("sent IPv6 priority 0 for vrid {} on {} to {}", VRIDS[1], IFS[1], host_ip6(2, 1));
+    assert!(log.contains(&sent), "the survivor resigned for the dead member:\n{log}");
+    assert!(resignations_from(&lab, &g1b) >= 1, "no IPv6 priority 0 from {g1b} on LAN B:\n{log}");
+    let dropped6 = member_json(&lab, 2, IFS[1]).get("ipv6").get("dropped").clone();
+    assert_eq!(dropped6, common::json::Json::Obj(vec![]), "host 2 eth1 dropped nothing over IPv6");
 }

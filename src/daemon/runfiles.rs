@@ -23,6 +23,7 @@ impl Daemon {
             peers: self.cfg.peers.clone(),
             src: self.cfg.src,
             peers6: self.cfg.peers6.clone(),
+            src6: self.cfg.src6,
             adver_int: self.cfg.adver_int,
             auth_type: self.cfg.auth.type_code(),
             since_ms: self.since_ms,

@@ -233,13 +233,14 @@ impl Daemon {
         }
     }
 
-    /// Priority 0 over IPv6 for a dead member that was MASTER of an IPv6 router, from the interface's
-    /// link-local address, to ff02::12 or its peers.
+    /// Priority 0 over IPv6 for a dead member that was MASTER of an IPv6 router, from its `--src` or
+    /// the interface's link-local address (where its peers expect its adverts from), to ff02::12 or
+    /// its peers.
     pub(super) fn dead_priority0_v6(&mut self, idx: u32, ifname: &str, rec: &Member) {
         if rec.vips6.is_empty() {
             return;
         }
-        let Some(src) = self.rtnl.addrs6(idx).ok().and_then(|a| lladdr_of(&a, &rec.vips6)) else {
+        let Some(src) = rec.src6.or_else(|| self.rtnl.addrs6(idx).ok().and_then(|a| lladdr_of(&a, &rec.vips6))) else {
             warn!("cannot send IPv6 priority 0 on {ifname}: no usable link-local address");
             return;
         };
